@@ -258,7 +258,9 @@ inline sortbag() {           /* descending; empty slots (0) last */
 }
 
 /* a message that can no longer change anything is as good as lost: remove it so that
- * it does not split states (terms and office only move forward) */
+ * it does not split states (terms and office only move forward). purge() runs at the
+ * end of every step (END) and is the one place that sorts the bag into its canonical
+ * order; within a step, send() takes any free slot. */
 #define DEAD(m) (M_TYPE(m) == T_HB && M_TERM(m) < term[M_TO(m)] || \
                  M_TYPE(m) == T_ACK && !(role[M_TO(m)] == LEAD && term[M_TO(m)] == M_TERM(m)) || \
                  M_TYPE(m) == T_VREQ && M_TERM(m) < term[M_TO(m)] || \
@@ -285,8 +287,7 @@ inline send(m) {             /* into the first free slot; lost when the bag is f
   :: h_i >= K -> break
   :: h_i < K && msg[h_i] == 0 -> msg[h_i] = m; break
   :: h_i < K && msg[h_i] != 0 -> h_i++
-  od;
-  sortbag()
+  od
 }
 
 inline clearLeader(x) {      /* forget leader-only state (canonical states) */
@@ -375,8 +376,7 @@ inline tick() {
      :: else -> skip
      fi;
      h_i++
-  od;
-  sortbag()
+  od
 }
 
 /* time may not pass while a node is past an obligation of rule 1 or rule 3 */
@@ -473,7 +473,6 @@ inline move(c, y) {
 }
 
 inline crash(x) {
-  printf("%c: CRASHES and restarts (term %d, vote, log, record %d kept)\n", NAME(x), term[x], arec[x]);
   crashes++;
   act[x] = 0; role[x] = FOL; heard[x] = 0;
 #ifdef MUTANT_BOOT
@@ -482,6 +481,7 @@ inline crash(x) {
 #ifdef MUTANT_VOLATILE_REC
   arec[x] = 0;
 #endif
+  printf("%c: CRASHES and restarts (term %d, vote and log kept, activation record %d)\n", NAME(x), term[x], arec[x]);
   sage[x] = LHI; sep[x] = 0; qage[x] = LHI; clearLeader(x);
   cidx[x] = 0; derive(x);
   /* stamps of the old incarnation are refused by the new one: wipe them everywhere */
@@ -502,8 +502,7 @@ inline crash(x) {
      :: else -> skip
      fi;
      h_i++
-  od;
-  sortbag()
+  od
 }
 
 /* ---- message handling ---- */
@@ -585,8 +584,7 @@ inline deliver(i) {
   :: M_TYPE(h_m) == T_VRESP && role[h_x] == CAN && h_z == term[h_x] && M_AGE(h_m) < LHI ->
      becomeLeader(h_x, M_AGE(h_m))
   :: else -> skip                              /* stale: dropped */
-  fi;
-  sortbag()
+  fi
 }
 
 #ifdef NO_STEPDOWN
@@ -604,7 +602,7 @@ inline deliver(i) {
 #define DOWN(x)   :: d_step { role[x] == LEAD && (VOLUNTARY || qage[x] >= LHI) -> printf("%c: steps down\n", NAME(x)); stepDown(x); END }
 #define CRASH(x)  :: d_step { crashes < MAXCRASH -> crash(x); END }
 #define DLV(i)    :: d_step { msg[i] != 0 -> deliver(i); END }
-#define LOSE(i)   :: d_step { msg[i] != 0 -> msg[i] = 0; sortbag(); END }
+#define LOSE(i)   :: d_step { msg[i] != 0 -> msg[i] = 0; END }
 #ifdef DUP
 #define DUPL(i)   :: d_step { msg[i] != 0 -> h_dup = msg[i]; deliver(i); send(h_dup); END }
 #else
