@@ -1,0 +1,309 @@
+/// One node's core: Raft among the voters, the replicated state, the controller (on the
+/// leader), standing and activation (docs/PROTOCOL.md rules 1–6). Pure: it performs no
+/// I/O, reads no clock and draws randomness only from the seed it is given. Every input
+/// comes through `step(_:now:)`, which returns what the runtime must do, in order.
+
+public struct TandemNode: Sendable {
+    public enum Role: String, Sendable {
+        case follower, preCandidate = "pre-candidate", candidate, leader, learner
+    }
+
+    /// Timing in nanoseconds of this node's clock, derived once from the configuration.
+    struct Clocking: Sendable {
+        var heartbeat: Int64
+        var electionTimeout: Int64
+        var lease: Int64
+        var margin: Int64
+        var echoWait: Int64  // W1
+        var officeWait: Int64  // W2
+        var rho: Double
+        /// A peer not heard from for this long is not echoed any more (its standing may lapse).
+        var echoSilence: Int64
+        /// A planned move (switchover, failback, drain) is abandoned after this long.
+        var switchoverTimeout: Int64
+        init(_ t: Timing) {
+            heartbeat = t.heartbeat.nanoseconds
+            electionTimeout = t.electionTimeout.nanoseconds
+            lease = t.lease.nanoseconds
+            margin = t.margin.nanoseconds
+            echoWait = t.echoWait.nanoseconds
+            officeWait = t.officeWait.nanoseconds
+            rho = t.rho
+            echoSilence = heartbeat * 5 / 2
+            switchoverTimeout = max(10 * electionTimeout + echoWait, 2_000_000_000)
+        }
+    }
+
+    struct Peer: Sendable {
+        var next: LogIndex
+        var match: LogIndex = 0
+        var inflight = 0
+        var ackedRound: UInt64 = 0
+        var lastAck: Instant
+        /// Whether the peer acknowledged anything in this term.
+        var acked = false
+        /// The round in which the peer last got an immediate (out-of-round) append.
+        var immediateRound: UInt64 = 0
+        var stamp: Stamp?
+        var applied: LogIndex = 0
+        var lastSnapshotSent: Instant?
+    }
+
+    enum Phase: Sendable { case starting, running, stopping }
+
+    /// A group this node has activated (resources started or starting) and not yet stopped.
+    struct Local: Sendable {
+        var epoch: Epoch
+        var term: Term
+        var until: Instant
+        var phase: Phase
+    }
+
+    // MARK: Identity and configuration
+    public let id: NodeID
+    public internal(set) var config: ClusterConfig
+    var timing: Clocking
+    var isVoter: Bool
+
+    // MARK: Persistent state (restored by the runtime)
+    public internal(set) var term: Term
+    public internal(set) var votedFor: NodeID?
+    var log: RaftLog
+    public internal(set) var activationRecords: [GroupID: Epoch]
+    public internal(set) var incarnation: Incarnation
+
+    // MARK: Volatile state
+    public internal(set) var role: Role
+    public internal(set) var leader: NodeID?
+    public internal(set) var commitIndex: LogIndex
+    /// The applied replicated state (membership, groups, nodes, KV).
+    public internal(set) var state: ReplicatedState
+    var rng: SplitMix64
+    var started = false
+    /// Rule 5: when this node last heard from a leader (or led, voted, or started).
+    var lastHeard: Instant = .zero
+    var electionDeadline: Instant = .zero
+    var scheduled: [TimerID: Instant] = [:]
+    var votes: Set<NodeID> = []
+    var campaignStart: Instant = .zero
+    var campaignIsTransfer = false
+    var transferFrom: (node: NodeID, until: Instant)?
+
+    // Leader state.
+    var peers: [NodeID: Peer] = [:]
+    var round: UInt64 = 0
+    var roundTimes: [Instant] = []
+    var firstRound: UInt64 = 1
+    /// Rule 1: send time of the newest round acknowledged by a quorum. Kept after stepping
+    /// down (standing is never extended, only no longer renewed).
+    var quorumRound: Instant?
+    var tookOffice: Instant = .zero
+    var noopIndex: LogIndex = 0
+    var lastEchoSent: [NodeID: [GroupID: (epoch: Epoch, at: Instant)]] = [:]
+    var releasedTo: [GroupID: Epoch] = [:]
+    var activatedAt: [GroupID: Epoch] = [:]
+    var proposedAt: [GroupID: LogIndex] = [:]
+    var proposedReports: [NodeID: NodeReport] = [:]
+    var pendingSeen: [GroupID: Instant] = [:]
+    var eligibleSince: [GroupID: [NodeID: Instant]] = [:]
+    var releaseAsked: [GroupID: Instant] = [:]
+    var controllerWake: Instant?
+    var unpersistedFrom: LogIndex?
+    var leaderReads: [(origin: RequestOrigin, after: LogIndex)] = []
+    var downReported: Set<GroupID> = []
+    /// Groups the controller decided to move away from an owner, with that owner's epoch:
+    /// from the decision on, heartbeats no longer name that owner (no echo may follow a
+    /// reassignment decision, or W1 would not bound the owner's standing).
+    var movingAway: [GroupID: Epoch] = [:]
+    /// Forwarded requests already taken (links deliver duplicates).
+    var takenOrigins: Set<RequestOrigin> = []
+    var takenOrder: [RequestOrigin] = []
+    /// A transfer this node handed over: resent until the target leads or `until`.
+    var transferOut: (target: NodeID, message: TimeoutNow, until: Instant)?
+
+    // Follower standing (rule 2): per group, the epoch and the end of the standing.
+    var echoStanding: [GroupID: (epoch: Epoch, until: Instant)] = [:]
+    var local: [GroupID: Local] = [:]
+    var health: [GroupID: Bool] = [:]
+    var upstream = true
+    var stalledUntil: Instant = .zero
+
+    // Requests taken by this node and not yet answered.
+    var pendingRequests: Set<UInt64> = []
+    var waitingReads: [(id: UInt64, index: LogIndex)] = []
+
+    var lastSnapshot: Snapshot?
+    var commitAdvanced = false
+    /// Deliberately broken variants, for showing that the simulator's checks bite. Reachable
+    /// only through `@_spi(Mutants) import TandemCore` (the simulator and its tests).
+    @_spi(Mutants) public var mutants = Mutants()
+    var out: [Directive] = []
+
+    /// Builds a node from its configuration and what it persisted; `seed` feeds the only
+    /// randomness (election jitter). Hand it `.start` before anything else.
+    public init(id: NodeID, config: ClusterConfig, persisted: PersistentState, seed: UInt64) {
+        self.id = id
+        self.term = persisted.term
+        self.votedFor = persisted.vote
+        self.log = RaftLog(snapshot: persisted.snapshot, entries: persisted.entries)
+        self.activationRecords = persisted.activationRecords
+        self.incarnation = persisted.incarnation
+        let applied = persisted.snapshot?.state ?? ReplicatedState(config: config)
+        self.state = applied
+        self.config = applied.config.revision >= config.revision ? applied.config : config
+        self.commitIndex = persisted.snapshot?.index ?? 0
+        self.lastSnapshot = persisted.snapshot
+        self.timing = Clocking(self.config.timing)
+        let kind = self.config.node(id)?.kind ?? .learner
+        self.isVoter = kind != .learner
+        self.role = isVoter ? .follower : .learner
+        self.rng = SplitMix64(seed: seed)
+        for group in self.config.groups { health[group.id] = true }
+    }
+
+    @_spi(Mutants) public struct Mutants: Sendable {
+        /// Removes rule 4's wait: the controller reassigns as soon as it decides to.
+        public var skipStandingWait = false
+        public init() {}
+    }
+
+    // MARK: - Read-only views
+
+    public var lastLogIndex: LogIndex { log.lastIndex }
+    public var appliedIndex: LogIndex { state.applied }
+    /// The log entry at `index`, if it is still in the log (not compacted).
+    public func entry(at index: LogIndex) -> Entry? { log.entry(at: index) }
+    public func logTerm(at index: LogIndex) -> Term? { log.term(at: index) }
+    public var snapshotIndex: LogIndex { log.snapshotIndex }
+    /// The groups this node has active (starting, running or stopping), with epochs.
+    public var activeGroups: [GroupID: Epoch] { local.mapValues(\.epoch) }
+    /// The end of this node's standing for `group` at `epoch` (rules 1 and 2), if any.
+    public func standingEnd(_ group: GroupID, epoch: Epoch) -> Instant? { standing(for: group, epoch: epoch) }
+
+    // MARK: - The one entry point
+
+    /// Feeds one input at `now` (this node's monotonic clock) and returns the directives to
+    /// carry out, in order (see `PersistOp` for the ordering contract).
+    public mutating func step(_ input: Input, now: Instant) -> [Directive] {
+        out.removeAll(keepingCapacity: true)
+        if !started, input != .start { return [] }
+        switch input {
+        case .start:
+            guard !started else { break }
+            start(now)
+        case .message(let from, let message):
+            receive(message, from: from, now: now)
+        case .timer(let timer):
+            fire(timer, now: now)
+        case .checks(let group, let passing):
+            guard health[group] != nil, health[group] != passing else { break }
+            health[group] = passing
+            sendReport(now)
+        case .upstream(let reachable):
+            guard upstream != reachable else { break }
+            upstream = reachable
+            sendReport(now)
+        case .groupStarted(let group, let epoch, let ok):
+            groupStarted(group, epoch: epoch, ok: ok, now: now)
+        case .groupStopped(let group, let epoch):
+            groupStopped(group, epoch: epoch, now: now)
+        case .request(let requestID, let request):
+            take(request, id: requestID, now: now)
+        case .stalled(let duration):
+            noticeStall(duration, now: now)
+        }
+        afterStep(now)
+        return out
+    }
+
+    mutating func start(_ now: Instant) {
+        started = true
+        incarnation += 1
+        emit(.persist(.incarnation(incarnation)))
+        // Rule 5 (C2): a restarted voter cannot know whom it heard from before; it waits ET.
+        lastHeard = now
+        event(.started, reason: "started with term \(term), log through \(log.lastIndex), incarnation \(incarnation)", now: now)
+        resetElectionTimer(now)
+    }
+
+    /// Everything that follows any input: apply what is committed, keep rule 1, carry out
+    /// rule 3 for every group, run the controller, flush proposals, set the deadline timer.
+    mutating func afterStep(_ now: Instant) {
+        if role == .leader, !leaderStands(now) {
+            stepDown(now, reason: "lost leader standing (rule 1)",
+                     evidence: "no round acknowledged by a quorum since \(quorumRound.map(\.description) ?? "-"), lease \(formatMilliseconds(timing.lease))")
+        }
+        applyCommitted(now)
+        evaluateGroups(now)
+        if role == .leader, commitAdvanced {
+            // Tell every follower at once: a new owner learns of its epoch a round earlier.
+            for node in others { sendAppend(to: node, now: now, heartbeat: true) }
+        }
+        commitAdvanced = false
+        if role == .leader { runController(now) }
+        flushProposals(now)
+        answerReads()
+        scheduleDeadline(now)
+    }
+
+    // MARK: - Helpers shared by the parts
+
+    mutating func emit(_ directive: Directive) { out.append(directive) }
+
+    mutating func send(_ message: Message, to node: NodeID) {
+        guard node != id else { return }
+        out.append(.send(to: node, message))
+    }
+
+    mutating func event(
+        _ kind: Event.Kind, group: GroupID? = nil, epoch: Epoch? = nil, reason: String, evidence: String = "",
+        now: Instant
+    ) {
+        out.append(.event(Event(kind: kind, node: id, term: term, group: group, epoch: epoch, reason: reason, evidence: evidence)))
+    }
+
+    mutating func schedule(_ timer: TimerID, at instant: Instant) {
+        guard scheduled[timer] != instant else { return }
+        scheduled[timer] = instant
+        out.append(.schedule(timer, at: instant))
+    }
+
+    mutating func cancel(_ timer: TimerID) {
+        guard scheduled.removeValue(forKey: timer) != nil else { return }
+        out.append(.cancel(timer))
+    }
+
+    mutating func fire(_ timer: TimerID, now: Instant) {
+        guard let due = scheduled[timer], now >= due else { return }
+        scheduled[timer] = nil
+        // A timer far later than asked means this node was stalled (DESIGN §4): it does not
+        // accuse anyone for one timeout.
+        if (now - due).nanoseconds > timing.lease / 2 { noticeStall(now - due, now: now) }
+        switch timer {
+        case .election: electionTimeout(now)
+        case .heartbeat: heartbeatTimer(now)
+        case .deadline: break  // afterStep re-evaluates every deadline
+        }
+    }
+
+    mutating func noticeStall(_ duration: Duration, now: Instant) {
+        event(.stalled, reason: "this node was stalled for \(formatMilliseconds(duration.nanoseconds)); it accuses no one for one election timeout",
+              evidence: "timers late by more than lease/2 = \(formatMilliseconds(timing.lease / 2))", now: now)
+        stalledUntil = now + .nanoseconds(timing.electionTimeout)
+        lastHeard = max(lastHeard, now)
+        if role != .leader { resetElectionTimer(now) }
+        for peerID in peers.keys { peers[peerID]!.lastAck = max(peers[peerID]!.lastAck, now) }
+    }
+
+    var quorum: Int { config.quorum }
+
+    func isVoterNode(_ node: NodeID) -> Bool {
+        guard let kind = config.node(node)?.kind else { return false }
+        return kind != .learner
+    }
+
+    /// Replication targets: every other node (voters and learners).
+    var others: [NodeID] { config.nodes.map(\.id).filter { $0 != id } }
+
+    var selfIsWitness: Bool { config.node(id)?.kind == .witness }
+}

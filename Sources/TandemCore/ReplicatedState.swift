@@ -1,0 +1,230 @@
+/// The replicated state machine (DESIGN §4 "Consensus"): what every voter agrees on through
+/// the log. `apply` is deterministic: the same entries in the same order give the same state
+/// and the same results on every replica.
+
+/// The desired state of a group, set by the operator through the log.
+public enum PendingKind: Sendable, Equatable {
+    case switchover(to: NodeID?)
+    case failback
+}
+
+/// A switchover or failback in progress: recorded in the log so it survives a change of
+/// controller; ended by a `pendingEnded` entry.
+public struct Pending: Sendable, Equatable {
+    public var kind: PendingKind
+    public var origin: RequestOrigin?
+    /// Where the group was when the request was taken; a rollback returns it there.
+    public var from: NodeID?
+    /// Set once the controller moved the group: the epoch of the move.
+    public var movedAt: Epoch?
+}
+
+/// Per group: `{owner, epoch, pending operator request}` (issue 3).
+public struct GroupState: Sendable, Equatable {
+    public var owner: NodeID?
+    public var epoch: Epoch = 0
+    /// Log index of the entry that made `owner` the owner.
+    public var since: LogIndex = 0
+    public var reason: String = ""
+    public var pending: Pending?
+}
+
+/// Per node: `{maintenance, reported health per group, upstream reachability}`.
+public struct NodeState: Sendable, Equatable {
+    public var maintenance = false
+    /// Groups are absent until the node reports them.
+    public var health: [GroupID: Bool] = [:]
+    public var upstream = true
+}
+
+public struct ReplicatedState: Sendable, Equatable {
+    public private(set) var config: ClusterConfig
+    public internal(set) var groups: [GroupID: GroupState]
+    public internal(set) var nodes: [NodeID: NodeState]
+    public internal(set) var frozen = false
+    public internal(set) var kv: KVStore
+    /// The leader named by the first entry of recent terms (rule 4(b)). Only the last few
+    /// terms are kept; the rule needs the one before the controller's own.
+    public internal(set) var leaderOfTerm: [Term: NodeID] = [:]
+    /// Index of the last entry applied.
+    public internal(set) var applied: LogIndex = 0
+
+    public init(config: ClusterConfig) {
+        self.config = config
+        self.kv = KVStore()
+        self.groups = [:]
+        self.nodes = [:]
+        for group in config.groups { groups[group.id] = GroupState() }
+        for node in config.nodes { nodes[node.id] = NodeState() }
+    }
+
+    /// What applying an entry did, for the node that applies it.
+    public enum Effect: Sendable, Equatable {
+        case none
+        case reply(RequestOrigin, Response)
+        case ownerChanged(GroupID)
+        case configChanged
+    }
+
+    /// Applies one committed entry. Entries MUST be applied in index order, each once.
+    public mutating func apply(_ entry: Entry) -> [Effect] {
+        precondition(entry.index == applied + 1, "entry \(entry.index) applied after \(applied)")
+        applied = entry.index
+        switch entry.command {
+        case .leader(let node):
+            leaderOfTerm[entry.term] = node
+            if leaderOfTerm.count > 8, let oldest = leaderOfTerm.keys.min() { leaderOfTerm[oldest] = nil }
+            return []
+        case .assign(let group, let owner, let epoch, let reason):
+            guard var g = groups[group], epoch > g.epoch else { return [] }
+            g.owner = owner
+            g.epoch = epoch
+            g.since = entry.index
+            g.reason = reason
+            if var pending = g.pending, pending.movedAt == nil, owner != pending.from {
+                pending.movedAt = epoch
+                g.pending = pending
+            }
+            groups[group] = g
+            return [.ownerChanged(group)]
+        case .report(let node, let report):
+            guard var n = nodes[node] else { return [] }
+            for (group, passing) in report.health where groups[group] != nil { n.health[group] = passing }
+            n.upstream = report.upstream
+            nodes[node] = n
+            return []
+        case .action(let action, let origin):
+            return applyAction(action, origin: origin, index: entry.index)
+        case .kv(let operation, let fence, let origin):
+            let result: Result<UInt64, KVError>
+            if let fence, let current = groups[fence.group]?.epoch, fence.epoch < current {
+                result = .failure(
+                    KVError(
+                        code: .staleEpoch,
+                        message: "write carries epoch \(fence.epoch) of group \(fence.group), which is at epoch \(current)",
+                        currentRevision: nil))
+            } else if let fence, groups[fence.group] == nil {
+                result = .failure(
+                    KVError(code: .staleEpoch, message: "write is fenced by unknown group \(fence.group)", currentRevision: nil))
+            } else {
+                result = kv.apply(operation)
+            }
+            guard let origin else { return [] }
+            switch result {
+            case .success(let revision): return [.reply(origin, .written(revision: revision, index: entry.index))]
+            case .failure(let error): return [.reply(origin, .kvFailed(error))]
+            }
+        case .pendingEnded(let group, let outcome):
+            guard var g = groups[group], let pending = g.pending else { return [] }
+            g.pending = nil
+            groups[group] = g
+            guard let origin = pending.origin else { return [] }
+            switch outcome {
+            case .completed(let owner, let epoch):
+                return [.reply(origin, .moved(group: group, owner: owner, epoch: epoch, index: entry.index))]
+            case .refused(let refusal):
+                return [.reply(origin, .refused(refusal))]
+            }
+        case .configure(let newConfig, let origin):
+            if let problem = ReplicatedState.configChangeProblem(from: config, to: newConfig) {
+                guard let origin else { return [] }
+                return [.reply(origin, .refused(Refusal(.invalid, problem)))]
+            }
+            config = newConfig
+            for group in newConfig.groups where groups[group.id] == nil { groups[group.id] = GroupState() }
+            for node in newConfig.nodes where nodes[node.id] == nil { nodes[node.id] = NodeState() }
+            var effects: [Effect] = [.configChanged]
+            if let origin { effects.append(.reply(origin, .done(index: entry.index))) }
+            return effects
+        }
+    }
+
+    private mutating func applyAction(_ action: OperatorAction, origin: RequestOrigin?, index: LogIndex) -> [Effect] {
+        func refuse(_ refusal: Refusal) -> [Effect] {
+            guard let origin else { return [] }
+            return [.reply(origin, .refused(refusal))]
+        }
+        switch action {
+        case .maintenance(let node, let on):
+            guard nodes[node] != nil else { return refuse(Refusal(.unknownNode, "no node \(node) in the configuration")) }
+            nodes[node]!.maintenance = on
+        case .freeze(let on):
+            frozen = on
+        case .switchover(let group, let to):
+            return startPending(group, kind: .switchover(to: to), target: to, origin: origin)
+        case .failback(let group):
+            return startPending(group, kind: .failback, target: nil, origin: origin)
+        }
+        guard let origin else { return [] }
+        return [.reply(origin, .done(index: index))]
+    }
+
+    /// Records a switchover or failback; it is answered by its `pendingEnded` entry.
+    private mutating func startPending(
+        _ group: GroupID, kind: PendingKind, target: NodeID?, origin: RequestOrigin?
+    ) -> [Effect] {
+        func refuse(_ refusal: Refusal) -> [Effect] {
+            guard let origin else { return [] }
+            return [.reply(origin, .refused(refusal))]
+        }
+        guard var g = groups[group] else { return refuse(Refusal(.unknownGroup, "no group \(group) in the configuration")) }
+        if let target {
+            guard let node = config.node(target) else { return refuse(Refusal(.unknownNode, "no node \(target) in the configuration")) }
+            if node.kind == .witness { return refuse(Refusal(.invalid, "\(target) is a witness; a witness never owns a group")) }
+        }
+        if g.pending != nil { return refuse(Refusal(.busy, "group \(group) already has a switchover or failback in progress")) }
+        g.pending = Pending(kind: kind, origin: origin, from: g.owner, movedAt: nil)
+        groups[group] = g
+        return []
+    }
+
+    /// A new configuration may change timing, groups, priorities and learners, but not the
+    /// set of voters (one-at-a-time membership change is not implemented yet).
+    static func configChangeProblem(from old: ClusterConfig, to new: ClusterConfig) -> String? {
+        do { try new.validate() } catch { return "configuration revision \(new.revision) is invalid: \(error)" }
+        if new.revision <= old.revision {
+            return "configuration revision \(new.revision) is not newer than the current \(old.revision)"
+        }
+        if new.name != old.name { return "the cluster name cannot change (\(old.name) → \(new.name))" }
+        if Set(new.voters) != Set(old.voters) {
+            return "changing the set of voters is not supported yet (voters \(old.voters) → \(new.voters))"
+        }
+        return nil
+    }
+
+    /// A digest of everything replicated (for comparing replicas).
+    public var digest: UInt64 {
+        var d = Digest()
+        d.add(applied)
+        d.add(config.revision)
+        d.add(frozen ? 1 : 0)
+        for id in groups.keys.sorted() {
+            let g = groups[id]!
+            d.add(id.name)
+            d.add(g.owner?.name ?? "-")
+            d.add(g.epoch)
+            d.add(g.pending == nil ? 0 : 1)
+        }
+        for id in nodes.keys.sorted() {
+            let n = nodes[id]!
+            d.add(id.name)
+            d.add(n.maintenance ? 1 : 0)
+            d.add(n.upstream ? 1 : 0)
+            for g in n.health.keys.sorted() { d.add(g.name); d.add(n.health[g]! ? 1 : 0) }
+        }
+        d.add(kv.digest)
+        return d.value
+    }
+}
+
+/// A snapshot of the applied state at `index` (log compaction, and catching up a follower).
+public struct Snapshot: Sendable, Equatable {
+    public var index: LogIndex
+    public var term: Term
+    public var state: ReplicatedState
+    public init(index: LogIndex, term: Term, state: ReplicatedState) {
+        self.index = index
+        self.term = term
+        self.state = state
+    }
+}
