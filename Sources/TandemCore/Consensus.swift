@@ -176,9 +176,11 @@ extension TandemNode {
             && logIsUpToDate(lastIndex: request.lastIndex, lastTerm: request.lastTerm)
         // Two pre-candidates at once would split the votes: the lower-ranked one yields
         // to the higher-ranked one (priority spreads elections, rule 5), and the higher
-        // one does not help the lower.
+        // one does not help the lower, unless the lower one's log is more up to date (then
+        // only it can win).
         if grant, role == .preCandidate {
-            if outranks(from, id) {
+            let moreUpToDate = request.lastTerm > log.lastTerm || (request.lastTerm == log.lastTerm && request.lastIndex > log.lastIndex)
+            if outranks(from, id) || moreUpToDate {
                 role = .follower
                 votes = []
                 cancel(.heartbeat)
@@ -270,7 +272,15 @@ extension TandemNode {
         eligibleSince = [:]
         releaseAsked = [:]
         downReported = []
-        movingAway = [:]
+        logOwners = [:]
+        for (group, g) in state.groups { if let owner = g.owner { logOwners[group] = (owner, g.epoch) } }
+        var k = state.applied + 1
+        while let entry = log.entry(at: k) {
+            if case .assign(let group, let owner, let epoch, _) = entry.command, epoch > (logOwners[group]?.epoch ?? 0) {
+                logOwners[group] = (owner, epoch)
+            }
+            k += 1
+        }
         transferOut = nil
         if !campaignIsTransfer { transferFrom = nil }
         event(.leader, reason: campaignIsTransfer ? "elected by leadership transfer" : "elected by timeout",
@@ -356,7 +366,7 @@ extension TandemNode {
         var owned: [GroupID: Epoch] = [:]
         for (group, g) in state.groups where g.owner == node {
             if let asked = releaseAskedEpoch(group), asked == g.epoch { continue }
-            if movingAway[group] == g.epoch { continue }
+            guard let latest = logOwners[group], latest.owner == node, latest.epoch == g.epoch else { continue }
             owned[group] = g.epoch
         }
         return owned

@@ -96,8 +96,8 @@ extension TandemNode {
     }
 
     mutating func assign(_ group: GroupID, to node: NodeID, epoch: Epoch, reason: String) {
-        // From this decision on, no heartbeat names the old owner at the old epoch.
-        movingAway[group] = epoch - 1
+        // From this decision on, no heartbeat names the old owner at the old epoch (C6).
+        logOwners[group] = (node, epoch)
         propose(.assign(group: group, owner: node, epoch: epoch, reason: reason))
         proposedAt[group] = log.lastIndex
         releaseAsked[group] = nil
@@ -128,8 +128,7 @@ extension TandemNode {
         }
         if state.frozen { return }
 
-        let released = (releasedTo[group] ?? 0) >= g.epoch || (owner == id && local[group] == nil && (activationRecords[group] ?? 0) >= g.epoch)
-        if released {
+        if isReleased(group, g) {
             // (a): the owner stopped. Place it anew, on the owner again if it is still best.
             if let target = bestTarget(for: groupConfig, excluding: nil, now: now) {
                 assign(group, to: target, epoch: g.epoch + 1, reason: "\(owner) released \(group) at epoch \(g.epoch)")
@@ -198,6 +197,20 @@ extension TandemNode {
         }
     }
 
+    /// (a): the owner of `g` confirmed release of its epoch (for this node: it stopped and
+    /// raised its record).
+    func isReleased(_ group: GroupID, _ g: GroupState) -> Bool {
+        guard let owner = g.owner else { return false }
+        if owner == id { return local[group] == nil && (activationRecords[group] ?? 0) >= g.epoch }
+        return (releasedTo[group] ?? 0) >= g.epoch
+    }
+
+    /// The owner of `g` is unreachable or reports the group's checks failing.
+    func ownerFailed(_ group: GroupID, _ g: GroupState, now: Instant) -> Bool {
+        guard let owner = g.owner, owner != id else { return false }
+        return silent(owner, now, for: timing.echoSilence) || state.nodes[owner]?.health[group] == false
+    }
+
     mutating func trackEligibility(_ groupConfig: GroupConfig, now: Instant) {
         var since = eligibleSince[groupConfig.id] ?? [:]
         for node in groupConfig.prefer {
@@ -225,15 +238,16 @@ extension TandemNode {
             proposedAt[group] = log.lastIndex
             releaseAsked[group] = nil
         }
+        let released = isReleased(group, g)
         // Moved already: wait for the new owner to activate; roll back if it cannot.
         if let moved = pending.movedAt {
             if g.epoch == moved, let owner = g.owner, (activatedAt[group] ?? 0) >= moved || (owner == id && local[group]?.phase == .running) {
                 end(.completed(owner: owner, epoch: moved))
-            } else if g.epoch == moved, (releasedTo[group] ?? 0) >= moved, let back = pending.from,
-                      ineligibility(of: back, for: groupConfig, now: now, planned: true) == nil
-            {
-                end(.refused(Refusal(.rolledBack, "\(g.owner?.name ?? "-") failed to activate \(group); moved back to \(back)")))
-                assign(group, to: back, epoch: g.epoch + 1, reason: "rollback of a switchover: the target failed to activate")
+            } else if g.epoch == moved, released || ownerFailed(group, g, now: now) {
+                end(.refused(Refusal(.rolledBack, "\(g.owner?.name ?? "-") failed to activate \(group); the group goes back to the best ready node")))
+                if released, let back = pending.from, ineligibility(of: back, for: groupConfig, now: now, planned: true) == nil {
+                    assign(group, to: back, epoch: g.epoch + 1, reason: "rollback of a switchover: the target failed to activate")
+                }
             } else if g.epoch > moved {
                 end(.refused(Refusal(.rolledBack, "\(group) moved again (epoch \(g.epoch)) before the switchover completed")))
             } else if (now - seen).nanoseconds >= timing.switchoverTimeout {
@@ -243,11 +257,10 @@ extension TandemNode {
             }
             return
         }
-        // The owner failed while the move was prepared: end it; the failover path takes over.
-        if let owner = g.owner, owner != id,
-           silent(owner, now, for: timing.echoSilence) || state.nodes[owner]?.health[group] == false
-        {
-            end(.refused(Refusal(.rolledBack, "\(owner) failed before \(group) could be moved; failover takes over")))
+        // The owner failed or stopped while the move was prepared: end it; the failover
+        // path takes over.
+        if g.owner != nil, released || ownerFailed(group, g, now: now) {
+            end(.refused(Refusal(.rolledBack, "\(g.owner!) failed before \(group) could be moved; failover takes over")))
             return
         }
         // Choose the target.

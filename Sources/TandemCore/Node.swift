@@ -111,10 +111,11 @@ public struct TandemNode: Sendable {
     var unpersistedFrom: LogIndex?
     var leaderReads: [(origin: RequestOrigin, after: LogIndex)] = []
     var downReported: Set<GroupID> = []
-    /// Groups the controller decided to move away from an owner, with that owner's epoch:
-    /// from the decision on, heartbeats no longer name that owner (no echo may follow a
-    /// reassignment decision, or W1 would not bound the owner's standing).
-    var movingAway: [GroupID: Epoch] = [:]
+    /// Leader: the latest assignment of every group in its whole log, committed or not.
+    /// Heartbeats name a node owner of (G, e) only while this says so (C6): no echo may
+    /// follow a reassignment decision that this leader may still commit, whoever made it,
+    /// or W1 would not bound the old owner's standing.
+    var logOwners: [GroupID: (owner: NodeID, epoch: Epoch)] = [:]
     /// Forwarded requests already taken (links deliver duplicates).
     var takenOrigins: Set<RequestOrigin> = []
     var takenOrder: [RequestOrigin] = []
