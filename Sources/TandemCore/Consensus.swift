@@ -350,8 +350,9 @@ extension TandemNode {
         }
         for node in others {
             guard var peer = peers[node] else { continue }
-            // A round lost on the way: probe again from the last known match.
-            if peer.ackedRound + 3 < round, peer.inflight > 0 {
+            // Appends lost on the way (no progress for a heartbeat interval): send again
+            // from the last known match.
+            if peer.inflight > 0, (now - peer.lastProgress).nanoseconds >= timing.heartbeat {
                 peer.next = peer.match + 1
                 peer.inflight = 0
                 peers[node] = peer
@@ -400,6 +401,7 @@ extension TandemNode {
         if peer.next <= log.lastIndex, peer.inflight < Self.maxInflight {
             entries = log.slice(from: peer.next, max: Self.maxBatch)
             peer.next = entries.last!.index + 1
+            if peer.inflight == 0 { peer.lastProgress = now }
             peer.inflight += 1
         } else if !heartbeat {
             return
@@ -442,6 +444,7 @@ extension TandemNode {
             }
         }
         if reply.success {
+            if reply.match > peer.match { peer.lastProgress = now }
             peer.match = max(peer.match, reply.match)
             peer.next = max(peer.next, peer.match + 1)
             peer.inflight = max(0, peer.inflight - 1)

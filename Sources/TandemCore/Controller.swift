@@ -143,7 +143,9 @@ extension TandemNode {
         var failure: String?
         let neverAcked = owner != id && peers[owner]?.acked != true
         let ledBefore = state.leaderOfTerm[term - 1] == owner && !campaignIsTransfer
-        if owner != id, silent(owner, now, for: neverAcked && ledBefore ? timing.heartbeat : timing.echoSilence) {
+        // An owner that led the previous term and has not answered this leader has no
+        // standing (rule 4(b)): its groups are down now, so there is nothing to wait for.
+        if owner != id, silent(owner, now, for: neverAcked && ledBefore ? 0 : timing.echoSilence) {
             failure = "\(owner) unreachable: no acknowledgement for \(formatMilliseconds((now - (peers[owner]?.lastAck ?? tookOffice)).nanoseconds))"
         } else if state.nodes[owner]?.health[group] == false {
             failure = "\(owner) reports the checks of \(group) failing"

@@ -44,6 +44,8 @@ public struct TandemNode: Sendable {
         var acked = false
         /// The round in which the peer last got an immediate (out-of-round) append.
         var immediateRound: UInt64 = 0
+        /// When replication to the peer last made progress (or was started from idle).
+        var lastProgress: Instant = .zero
         var stamp: Stamp?
         var applied: LogIndex = 0
         var lastSnapshotSent: Instant?
