@@ -13,9 +13,9 @@ extension TandemNode {
     /// successor campaigns first and the witness last, plus a little jitter.
     mutating func electionTimeoutSpan() -> Int64 {
         let h = timing.heartbeat
-        let candidates = config.voters.filter { $0 != leader }
+        let candidates = members.voters.filter { $0 != leader }
         let ranked = candidates.sorted { lhs, rhs in
-            let l = config.node(lhs)!, r = config.node(rhs)!
+            let l = members.node[lhs]!, r = members.node[rhs]!
             let lw = l.kind == .witness, rw = r.kind == .witness
             if lw != rw { return !lw }
             if l.priority != r.priority { return l.priority > r.priority }
@@ -28,7 +28,7 @@ extension TandemNode {
 
     /// Whether `lhs` campaigns before `rhs`: non-witness first, then higher priority, then name.
     func outranks(_ lhs: NodeID, _ rhs: NodeID) -> Bool {
-        guard let l = config.node(lhs), let r = config.node(rhs) else { return false }
+        guard let l = members.node[lhs], let r = members.node[rhs] else { return false }
         let lw = l.kind == .witness, rw = r.kind == .witness
         if lw != rw { return !lw }
         if l.priority != r.priority { return l.priority > r.priority }
@@ -56,7 +56,7 @@ extension TandemNode {
             return
         }
         campaignIsTransfer = false
-        if config.voters.count == 1 {
+        if members.voters.count == 1 {
             campaign(now, transfer: false)
         } else {
             preVote(now)
@@ -72,7 +72,7 @@ extension TandemNode {
         event(.campaign, reason: "pre-vote for term \(term + 1)",
               evidence: "no leader heard for \(formatMilliseconds((now - lastHeard).nanoseconds))", now: now)
         let request = VoteRequest(term: term + 1, lastIndex: log.lastIndex, lastTerm: log.lastTerm, transfer: false)
-        for voter in config.voters where voter != id { send(.preVote(request), to: voter) }
+        for voter in members.voters where voter != id { send(.preVote(request), to: voter) }
         schedule(.heartbeat, at: now + .nanoseconds(timing.heartbeat))
     }
 
@@ -87,7 +87,7 @@ extension TandemNode {
         emit(.persist(.hardState(term: term, vote: id)))
         event(.campaign, reason: transfer ? "campaign by leadership transfer" : "campaign for term \(term)", now: now)
         let request = VoteRequest(term: term, lastIndex: log.lastIndex, lastTerm: log.lastTerm, transfer: transfer)
-        for voter in config.voters where voter != id { send(.vote(request), to: voter) }
+        for voter in members.voters where voter != id { send(.vote(request), to: voter) }
         schedule(.heartbeat, at: now + .nanoseconds(timing.heartbeat))
         if votes.count >= quorum { becomeLeader(now) }
     }
@@ -99,7 +99,7 @@ extension TandemNode {
     // MARK: - Receiving
 
     mutating func receive(_ message: Message, from: NodeID, now: Instant) {
-        guard config.node(from) != nil else { return }
+        guard members.node[from] != nil else { return }
         switch message {
         case .preVote(let request): onPreVote(request, from: from, now: now)
         case .preVoteReply(let reply): onPreVoteReply(reply, from: from, now: now)
@@ -324,7 +324,7 @@ extension TandemNode {
             // Lost requests or replies: ask the voters that have not granted again, once per
             // heartbeat interval, within the same round.
             let request = VoteRequest(term: role == .candidate ? term : term + 1, lastIndex: log.lastIndex, lastTerm: log.lastTerm, transfer: campaignIsTransfer)
-            for voter in config.voters where voter != id && !votes.contains(voter) {
+            for voter in members.voters where voter != id && !votes.contains(voter) {
                 send(role == .candidate ? .vote(request) : .preVote(request), to: voter)
             }
         case .follower, .learner:
@@ -471,7 +471,7 @@ extension TandemNode {
     /// Rule 1: Q is the send time of the newest round acknowledged by a quorum (self included).
     mutating func updateQuorumRound() {
         var acked = [round]
-        for voter in config.voters where voter != id { acked.append(peers[voter]?.ackedRound ?? 0) }
+        for voter in members.voters where voter != id { acked.append(peers[voter]?.ackedRound ?? 0) }
         acked.sort(by: >)
         let r = acked[quorum - 1]
         guard r >= firstRound, r <= round else { return }
@@ -481,7 +481,7 @@ extension TandemNode {
 
     mutating func advanceCommit() {
         var matches = [log.lastIndex]
-        for voter in config.voters where voter != id { matches.append(peers[voter]?.match ?? 0) }
+        for voter in members.voters where voter != id { matches.append(peers[voter]?.match ?? 0) }
         matches.sort(by: >)
         let candidate = matches[quorum - 1]
         // Raft §5.4.2: only entries of the leader's own term are committed by counting.
@@ -545,7 +545,8 @@ extension TandemNode {
             }
         }
         // Groups this node gave up at the epoch the leader still names: say so again.
-        for (group, epoch) in append.owned where local[group] == nil && (activationRecords[group] ?? 0) >= epoch {
+        for group in append.owned.keys.sorted() where local[group] == nil && (activationRecords[group] ?? 0) >= append.owned[group]! {
+            let epoch = append.owned[group]!
             send(.released(term: term, group: group, epoch: epoch), to: from)
         }
         reply(to: from, success: true, match: lastNew, append: append, stamp: stamp)
@@ -639,7 +640,7 @@ extension TandemNode {
         // before they are durable).
         out.insert(.persist(.entries(entries)), at: 0)
         if role == .leader {
-            if config.voters.count == 1 { advanceCommit() }
+            if members.voters.count == 1 { advanceCommit() }
             for node in others { sendAppend(to: node, now: now, heartbeat: false) }
         }
     }
@@ -675,6 +676,7 @@ extension TandemNode {
         guard newConfig != config else { return }
         config = newConfig
         timing = Clocking(newConfig.timing)
+        members = Members(newConfig, selfID: id)
         for group in newConfig.groups where health[group.id] == nil { health[group.id] = true }
     }
 

@@ -16,7 +16,7 @@ extension TandemNode {
 
     /// Why `node` cannot own `group` now, or nil when it is eligible (DESIGN §4 (d)).
     func ineligibility(of node: NodeID, for group: GroupConfig, now: Instant, planned: Bool) -> String? {
-        guard let nodeConfig = config.node(node) else { return "not in the configuration" }
+        guard let nodeConfig = members.node[node] else { return "not in the configuration" }
         if nodeConfig.kind == .witness { return "a witness never owns a group" }
         if nodeConfig.kind == .learner, !planned { return "a learner is placed only by an operator" }
         guard let n = state.nodes[node] else { return "no state" }
@@ -172,7 +172,7 @@ extension TandemNode {
             move = "\(owner) is in maintenance"
         } else if state.nodes[owner]?.upstream == false {
             move = "\(owner) is cut off upstream"
-        } else if !groupConfig.prefer.contains(owner), config.node(owner)?.kind != .learner {
+        } else if !groupConfig.prefer.contains(owner), members.node[owner]?.kind != .learner {
             move = "\(owner) is no longer in the preference list of \(group)"
         }
         if let move {
@@ -327,7 +327,7 @@ extension TandemNode {
     mutating func considerTransfer(_ now: Instant) {
         guard let first = config.groups.first, let g = state.groups[first.id], let owner = g.owner, owner != id,
               state.groups.values.allSatisfy({ $0.pending == nil }),
-              isVoterNode(owner), config.node(owner)?.kind == .node,
+              isVoterNode(owner), members.node[owner]?.kind == .node,
               (now - tookOffice).nanoseconds >= timing.electionTimeout,
               (activatedAt[first.id] ?? 0) >= g.epoch,
               let peer = peers[owner], peer.match == log.lastIndex, peer.inflight == 0,

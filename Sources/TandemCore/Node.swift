@@ -66,6 +66,21 @@ public struct TandemNode: Sendable {
     public internal(set) var config: ClusterConfig
     var timing: Clocking
     var isVoter: Bool
+    var members: Members
+
+    /// The configuration's membership, looked up on every message: computed once.
+    struct Members: Sendable {
+        var voters: [NodeID]
+        var others: [NodeID]
+        var quorum: Int
+        var node: [NodeID: NodeConfig]
+        init(_ config: ClusterConfig, selfID: NodeID) {
+            voters = config.voters
+            others = config.nodes.map(\.id).filter { $0 != selfID }
+            quorum = config.quorum
+            node = Dictionary(config.nodes.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
 
     // MARK: Persistent state (restored by the runtime)
     public internal(set) var term: Term
@@ -157,7 +172,8 @@ public struct TandemNode: Sendable {
         self.commitIndex = persisted.snapshot?.index ?? 0
         self.lastSnapshot = persisted.snapshot
         self.timing = Clocking(self.config.timing)
-        let kind = self.config.node(id)?.kind ?? .learner
+        self.members = Members(self.config, selfID: id)
+        let kind = self.members.node[id]?.kind ?? .learner
         self.isVoter = kind != .learner
         self.role = isVoter ? .follower : .learner
         self.rng = SplitMix64(seed: seed)
@@ -298,15 +314,13 @@ public struct TandemNode: Sendable {
         for peerID in peers.keys { peers[peerID]!.lastAck = max(peers[peerID]!.lastAck, now) }
     }
 
-    var quorum: Int { config.quorum }
+    var quorum: Int { members.quorum }
 
     func isVoterNode(_ node: NodeID) -> Bool {
-        guard let kind = config.node(node)?.kind else { return false }
+        guard let kind = members.node[node]?.kind else { return false }
         return kind != .learner
     }
 
     /// Replication targets: every other node (voters and learners).
-    var others: [NodeID] { config.nodes.map(\.id).filter { $0 != id } }
-
-    var selfIsWitness: Bool { config.node(id)?.kind == .witness }
+    var others: [NodeID] { members.others }
 }

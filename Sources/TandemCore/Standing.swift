@@ -127,7 +127,9 @@ extension TandemNode {
     /// Tell the (new) leader about groups this node gave up at the epoch it owns them.
     mutating func resendReleases(_ now: Instant) {
         guard let leader, leader != id else { return }
-        for (group, g) in state.groups where g.owner == id && local[group] == nil && (activationRecords[group] ?? 0) >= g.epoch {
+        for group in state.groups.keys.sorted() {
+            let g = state.groups[group]!
+            guard g.owner == id, local[group] == nil, (activationRecords[group] ?? 0) >= g.epoch else { continue }
             send(.released(term: term, group: group, epoch: g.epoch), to: leader)
         }
     }

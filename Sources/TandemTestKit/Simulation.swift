@@ -430,7 +430,7 @@ public final class Simulation {
         nodes[i].checkedCommit = core.commitIndex
         log("\(nodes[i].id): START (term \(nodes[i].disk.term), \(nodes[i].disk.entries.count) entries on disk)")
         input(i, .start)
-        for group in nodes[i].failingChecks { input(i, .checks(group: group, passing: false)) }
+        for group in nodes[i].failingChecks.sorted() { input(i, .checks(group: group, passing: false)) }
         if nodes[i].upstreamDown { input(i, .upstream(reachable: false)) }
     }
 
