@@ -384,7 +384,9 @@ extension TandemNode {
     }
 
     mutating func sendAppend(to node: NodeID, now: Instant, heartbeat: Bool) {
-        guard var peer = peers[node] else { return }
+        // Rule 1: a leader without standing sends nothing that could renew anyone's standing
+        // (an earlier leader's echoes must all precede the end of its standing: W2).
+        guard role == .leader, leaderStands(now), var peer = peers[node] else { return }
         if peer.next <= log.snapshotIndex {
             if heartbeat || peer.lastSnapshotSent == nil
                 || (now - peer.lastSnapshotSent!).nanoseconds >= timing.electionTimeout
