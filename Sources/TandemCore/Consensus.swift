@@ -136,7 +136,7 @@ extension TandemNode {
                 send(.refused(origin: origin, Refusal(.noLeader, "\(id) is not a leader with standing")), to: from)
             }
         case .readIndexReply(_, let origin, let index):
-            if pendingRequests.contains(origin.id) { waitingReads.append((origin.id, index)) }
+            if forwarded.removeValue(forKey: origin.id) != nil { waitingReads.append((origin.id, index)) }
         }
     }
 
@@ -412,11 +412,14 @@ extension TandemNode {
         }
         let owned = ownedGroups(of: node)
         var echo: Stamp?
+        peer.echoWithheld = false
         if !owned.isEmpty, let stamp = peer.stamp, !silent(node, now, for: timing.echoSilence) {
             echo = stamp
             var sent = lastEchoSent[node] ?? [:]
             for (group, epoch) in owned { sent[group] = (epoch, now) }
             lastEchoSent[node] = sent
+        } else if !owned.isEmpty {
+            peer.echoWithheld = true
         }
         peers[node] = peer
         let append = Append(
@@ -462,9 +465,11 @@ extension TandemNode {
         if peers[from]!.next <= log.lastIndex {
             sendAppend(to: from, now: now, heartbeat: false)
         } else if reply.stamp != nil, peers[from]!.immediateRound < round,
-                  ownedGroups(of: from).contains(where: { (activatedAt[$0.key] ?? 0) < $0.value })
+                  peers[from]!.echoWithheld || ownedGroups(of: from).contains(where: { (activatedAt[$0.key] ?? 0) < $0.value })
         {
-            // A new owner waits for its first echo to activate: echo at once (once a round).
+            // A new owner waits for its first echo to activate, and an owner heard again
+            // after a silence may be close to the end of its standing: echo at once (at
+            // most once a round).
             peers[from]!.immediateRound = round
             sendAppend(to: from, now: now, heartbeat: true)
         }
@@ -698,10 +703,9 @@ extension TandemNode {
         pendingRequests.insert(requestID)
         if role == .leader {
             takeAsLeader(request, origin: origin, now: now)
-        } else if request == .readBarrier, let leader {
-            send(.readIndex(term: term, origin: origin), to: leader)
         } else if let leader {
-            send(.forward(term: term, origin: origin, request), to: leader)
+            forwarded[requestID] = (request, now)
+            sendForwarded(request, origin: origin, to: leader)
         } else {
             answer(requestID, .refused(Refusal(.noLeader, "no leader is known to \(id); the cluster may have lost its quorum")))
         }
@@ -747,6 +751,24 @@ extension TandemNode {
         }
     }
 
+    mutating func sendForwarded(_ request: Request, origin: RequestOrigin, to leader: NodeID) {
+        if request == .readBarrier {
+            send(.readIndex(term: term, origin: origin), to: leader)
+        } else {
+            send(.forward(term: term, origin: origin, request), to: leader)
+        }
+    }
+
+    /// Forwarded requests whose answer has not come (lost on the way): send them again.
+    mutating func resendForwarded(_ now: Instant) {
+        guard !forwarded.isEmpty, let leader, leader != id else { return }
+        for requestID in forwarded.keys.sorted() {
+            guard let item = forwarded[requestID], (now - item.sentAt).nanoseconds >= 2 * timing.heartbeat else { continue }
+            forwarded[requestID] = (item.request, now)
+            sendForwarded(item.request, origin: RequestOrigin(node: id, id: requestID), to: leader)
+        }
+    }
+
     mutating func answerReads() {
         guard role == .leader, !leaderReads.isEmpty, commitIndex >= noopIndex else { return }
         let reads = leaderReads
@@ -762,6 +784,7 @@ extension TandemNode {
 
     mutating func answer(_ requestID: UInt64, _ response: Response) {
         guard pendingRequests.remove(requestID) != nil else { return }
+        forwarded[requestID] = nil
         emit(.reply(id: requestID, response))
     }
 

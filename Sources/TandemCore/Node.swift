@@ -46,6 +46,8 @@ public struct TandemNode: Sendable {
         var immediateRound: UInt64 = 0
         /// When replication to the peer last made progress (or was started from idle).
         var lastProgress: Instant = .zero
+        /// The last append to this owner carried no echo because it had been silent.
+        var echoWithheld = false
         var stamp: Stamp?
         var applied: LogIndex = 0
         var lastSnapshotSent: Instant?
@@ -148,6 +150,9 @@ public struct TandemNode: Sendable {
 
     // Requests taken by this node and not yet answered.
     var pendingRequests: Set<UInt64> = []
+    /// Requests forwarded to the leader and not yet answered: resent every two heartbeat
+    /// intervals (the leader takes each origin once), failed when the leader changes.
+    var forwarded: [UInt64: (request: Request, sentAt: Instant)] = [:]
     var waitingReads: [(id: UInt64, index: LogIndex)] = []
 
     var lastSnapshot: Snapshot?
@@ -262,6 +267,7 @@ public struct TandemNode: Sendable {
         if role == .leader { runController(now) }
         flushProposals(now)
         answerReads()
+        resendForwarded(now)
         scheduleDeadline(now)
     }
 

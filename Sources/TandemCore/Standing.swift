@@ -168,6 +168,7 @@ extension TandemNode {
         }
         if role == .leader, let q = quorumRound { consider(q + .nanoseconds(timing.lease)) }
         consider(controllerWake)
+        if let oldest = forwarded.values.map(\.sentAt).min() { consider(oldest + .nanoseconds(2 * timing.heartbeat)) }
         if stalledUntil > now { consider(stalledUntil) }
         if let next { schedule(.deadline, at: next) } else { cancel(.deadline) }
     }

@@ -92,6 +92,7 @@ public final class Simulation {
         case request(Int, UInt64, Request)
         case write(Int, key: String, value: [UInt8], fenced: Bool, cas: Bool)
         case heal
+        case healCheck(UInt64)
         case liveness
     }
 
@@ -284,6 +285,9 @@ public final class Simulation {
             handle(.request(i, requestID, .kv(.put(key: key, value: value, ifRevision: ifRevision), fence: fence)))
         case .heal:
             heal()
+        case .healCheck(let requestID):
+            // Unanswered (the node may have crashed with it): ask again.
+            if let pending = healRequests.removeValue(forKey: requestID) { retryHeal(pending.request) }
         case .liveness:
             checkLiveness()
         }
@@ -586,6 +590,7 @@ public final class Simulation {
         nextRequest += 1
         healRequests[requestID] = (i, request)
         queue.push(now + timing.heartbeat.nanoseconds, .request(i, requestID, request))
+        queue.push(now + 3 * timing.electionTimeout.nanoseconds, .healCheck(requestID))
     }
 
     /// Liveness: a healed cluster runs every group somewhere within the bound.
