@@ -112,6 +112,15 @@ final class Cluster {
         }
     }
 
+    /// Delivers queued messages one at a time while `condition` holds.
+    func deliver(while condition: () -> Bool) {
+        while condition(), !queue.isEmpty {
+            let m = queue.removeFirst()
+            if drop(m.from, m.to, m.message) { continue }
+            step(m.to, .message(from: m.from, m.message))
+        }
+    }
+
     /// Fires one node's timer at its due time (or now, if later), then delivers everything.
     func fire(_ id: NodeID, _ timer: TimerID) {
         guard let due = timers[id]![timer] else {
