@@ -44,6 +44,15 @@ public struct ClusterConfig: Sendable, Equatable {
     }
 
     /// The group with this id (the first one, should the configuration repeat it).
+    /// The nodes that may own `group`, in placement order: its prefer list, or when that is
+    /// empty every node of kind `.node` by priority (highest first), then by name.
+    public func candidates(for group: GroupConfig) -> [NodeID] {
+        if !group.prefer.isEmpty { return group.prefer }
+        return nodes.filter { $0.kind == .node }
+            .sorted { $0.priority != $1.priority ? $0.priority > $1.priority : $0.id < $1.id }
+            .map(\.id)
+    }
+
     public func group(_ id: GroupID) -> GroupConfig? {
         groups.first { $0.id == id }
     }
@@ -179,11 +188,6 @@ public struct ClusterConfig: Sendable, Equatable {
             }
             if !seen.insert(group.id).inserted, reportedDuplicates.insert(group.id).inserted {
                 out.append(ConfigProblem(key: key, message: "duplicate group id; every group needs its own id, rename or remove the repeated one"))
-            }
-            if group.prefer.isEmpty {
-                out.append(ConfigProblem(
-                    key: "\(key).prefer",
-                    message: "prefer is empty, so the group could never be placed; list the nodes that may own it, preferred first"))
             }
             var preferred: Set<NodeID> = []
             for (position, id) in group.prefer.enumerated() {
@@ -446,7 +450,7 @@ public struct NodeConfig: Sendable, Equatable {
 }
 
 /// One service group: the unit that fails over. A valid group has a unique `[a-z0-9._-]` id,
-/// a non-empty prefer list of distinct existing non-witness nodes, a positive hold-down when
+/// a prefer list of distinct existing non-witness nodes (empty: every node by priority), a positive hold-down when
 /// failback is automatic, and anti-affinity only with other existing groups.
 public struct GroupConfig: Sendable, Equatable {
     /// What happens when the preferred owner returns after a failover.
@@ -460,6 +464,7 @@ public struct GroupConfig: Sendable, Equatable {
     /// The group's id, unique in the cluster.
     public var id: GroupID
     /// The nodes that may own the group, in preference order; the first is the preferred owner.
+    /// Empty means every node of kind `.node`, by priority (highest first), then by name.
     public var prefer: [NodeID]
     /// What happens when a more preferred node returns; default `.manual`.
     public var failback: Failback

@@ -127,6 +127,8 @@ extension TandemNode {
             }
         case .refused(let origin, let refusal):
             answer(origin.id, .refused(refusal))
+        case .answered(let origin, let response):
+            answer(origin.id, response)
         case .readIndex(let t, let origin):
             if role == .leader, t <= term, leaderStands(now), commitIndex >= noopIndex {
                 send(.readIndexReply(term: term, origin: origin, index: commitIndex), to: from)
@@ -344,6 +346,8 @@ extension TandemNode {
         guard role == .leader, leaderStands(now) else { return }
         round += 1
         roundTimes.append(now)
+        // With a single voter the leader is its own quorum: every round counts at once.
+        if members.voters.count == 1 { quorumRound = now }
         if roundTimes.count > Self.keptRounds {
             roundTimes.removeFirst(roundTimes.count - Self.keptRounds)
             firstRound = round - UInt64(Self.keptRounds) + 1
@@ -530,7 +534,14 @@ extension TandemNode {
         for (offset, entry) in entries.enumerated() {
             if entry.index <= log.lastIndex {
                 if log.term(at: entry.index) == entry.term { continue }
-                precondition(entry.index > commitIndex, "leader \(from) conflicts with committed entry \(entry.index)")
+                guard entry.index > commitIndex else {
+                    // Raft's safety argument excludes this; refuse loudly rather than lose a
+                    // committed entry.
+                    event(.refused, reason: "append from \(from) conflicts with committed entry \(entry.index); ignored",
+                          evidence: "local term \(log.term(at: entry.index) ?? 0), leader's \(entry.term)", now: now)
+                    reply(to: from, success: false, match: commitIndex, append: append, stamp: nil)
+                    return
+                }
                 log.truncate(from: entry.index)
             }
             newEntries = Array(entries[offset...])
@@ -741,12 +752,15 @@ extension TandemNode {
                 leaderReads.append((origin, noopIndex))
             }
         case .transferLeadership(let target):
+            // Answer before stepping down (stepping down fails every request still pending).
+            let index = commitIndex
+            let local = origin.node == id ? pendingRequests.remove(origin.id) : nil
             if let refusal = transferLeadership(to: target, now: now, reason: "operator request") {
-                refuse(refusal)
-            } else if origin.node == id {
-                answer(origin.id, .done(index: commitIndex))
-            } else {
-                send(.refused(origin: origin, Refusal(.outcomeUnknown, "leadership handed to \(target); check status")), to: origin.node)
+                if local != nil { emit(.reply(id: origin.id, .refused(refusal))) } else if origin.node != id { send(.refused(origin: origin, refusal), to: origin.node) }
+            } else if local != nil {
+                emit(.reply(id: origin.id, .done(index: index)))
+            } else if origin.node != id {
+                send(.answered(origin: origin, .done(index: index)), to: origin.node)
             }
         }
     }

@@ -36,10 +36,12 @@ extension TandemNode {
         return nil
     }
 
-    /// The best eligible node for `group`: preference order, then priority, then name;
+    /// The best eligible node for `group`: its placement order (preference list, or
+    /// priority when the list is empty), stickiness aside;
     /// nodes that would share an owner with an anti-affine group come last.
     func bestTarget(for group: GroupConfig, excluding: NodeID?, now: Instant, planned: Bool = false) -> NodeID? {
-        let candidates = group.prefer.filter { $0 != excluding && ineligibility(of: $0, for: group, now: now, planned: planned) == nil }
+        let order = config.candidates(for: group)
+        let candidates = order.filter { $0 != excluding && ineligibility(of: $0, for: group, now: now, planned: planned) == nil }
         func conflicts(_ node: NodeID) -> Bool {
             state.groups.contains { other in
                 other.value.owner == node && other.key != group.id
@@ -49,7 +51,7 @@ extension TandemNode {
         return candidates.min { lhs, rhs in
             let lc = conflicts(lhs), rc = conflicts(rhs)
             if lc != rc { return !lc }
-            let li = group.prefer.firstIndex(of: lhs)!, ri = group.prefer.firstIndex(of: rhs)!
+            let li = order.firstIndex(of: lhs)!, ri = order.firstIndex(of: rhs)!
             if li != ri { return li < ri }
             return lhs < rhs
         }
@@ -172,7 +174,7 @@ extension TandemNode {
             move = "\(owner) is in maintenance"
         } else if state.nodes[owner]?.upstream == false {
             move = "\(owner) is cut off upstream"
-        } else if !groupConfig.prefer.contains(owner), members.node[owner]?.kind != .learner {
+        } else if !config.candidates(for: groupConfig).contains(owner), members.node[owner]?.kind != .learner {
             move = "\(owner) is no longer in the preference list of \(group)"
         }
         if let move {
@@ -185,8 +187,8 @@ extension TandemNode {
         }
         if case .auto(let holdDown) = groupConfig.failback,
            let preferred = bestTarget(for: groupConfig, excluding: nil, now: now), preferred != owner,
-           let ownerRank = groupConfig.prefer.firstIndex(of: owner),
-           let preferredRank = groupConfig.prefer.firstIndex(of: preferred), preferredRank < ownerRank
+           let ownerRank = config.candidates(for: groupConfig).firstIndex(of: owner),
+           let preferredRank = config.candidates(for: groupConfig).firstIndex(of: preferred), preferredRank < ownerRank
         {
             let since = eligibleSince[group]?[preferred] ?? now
             if now >= since + holdDown {
@@ -215,7 +217,7 @@ extension TandemNode {
 
     mutating func trackEligibility(_ groupConfig: GroupConfig, now: Instant) {
         var since = eligibleSince[groupConfig.id] ?? [:]
-        for node in groupConfig.prefer {
+        for node in config.candidates(for: groupConfig) {
             if ineligibility(of: node, for: groupConfig, now: now, planned: false) == nil {
                 if since[node] == nil { since[node] = now }
             } else {

@@ -176,6 +176,8 @@ public enum Message: Sendable, Equatable {
     case forward(term: Term, origin: RequestOrigin, Request)
     /// Leader → node: a forwarded request that the leader could not take.
     case refused(origin: RequestOrigin, Refusal)
+    /// Leader → node: the answer to a forwarded request that is not a log entry (a transfer).
+    case answered(origin: RequestOrigin, Response)
     /// Node → leader: a linearizable read barrier; the leader answers with its commit index.
     case readIndex(term: Term, origin: RequestOrigin)
     case readIndexReply(term: Term, origin: RequestOrigin, index: LogIndex)
@@ -193,7 +195,7 @@ public enum Message: Sendable, Equatable {
             .report(let t, _), .forward(let t, _, _), .readIndex(let t, _),
             .readIndexReply(let t, _, _):
             t
-        case .refused: 0
+        case .refused, .answered: 0
         }
     }
 }

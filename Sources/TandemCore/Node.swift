@@ -146,6 +146,7 @@ public struct TandemNode: Sendable {
     var local: [GroupID: Local] = [:]
     var health: [GroupID: Bool] = [:]
     var upstream = true
+    var lastReportSent: Instant?
     var stalledUntil: Instant = .zero
 
     // Requests taken by this node and not yet answered.
@@ -268,6 +269,12 @@ public struct TandemNode: Sendable {
         flushProposals(now)
         answerReads()
         resendForwarded(now)
+        resendReport(now)
+        if commitIndex > state.applied {
+            // Committed by this step's own proposals (a single voter): apply now.
+            applyCommitted(now)
+            evaluateGroups(now)
+        }
         scheduleDeadline(now)
     }
 

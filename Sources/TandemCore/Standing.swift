@@ -139,8 +139,21 @@ extension TandemNode {
         if role == .leader {
             considerReport(report, from: id)
         } else if let leader {
+            lastReportSent = now
             send(.report(term: term, report), to: leader)
         }
+    }
+
+    /// The committed state disagrees with what this node last reported (a lost report):
+    /// report again, at most every two heartbeat intervals.
+    mutating func resendReport(_ now: Instant) {
+        guard role != .leader, leader != nil, let mine = state.nodes[id], reportDiffers(mine) else { return }
+        if let sent = lastReportSent, (now - sent).nanoseconds < 2 * timing.heartbeat { return }
+        sendReport(now)
+    }
+
+    func reportDiffers(_ committed: NodeState) -> Bool {
+        committed.upstream != upstream || health.contains { committed.health[$0.key] != $0.value }
     }
 
     /// Leader: log a node's report if it changes what the state says.
@@ -169,6 +182,9 @@ extension TandemNode {
         if role == .leader, let q = quorumRound { consider(q + .nanoseconds(timing.lease)) }
         consider(controllerWake)
         if let oldest = forwarded.values.map(\.sentAt).min() { consider(oldest + .nanoseconds(2 * timing.heartbeat)) }
+        if role != .leader, leader != nil, let sent = lastReportSent, let mine = state.nodes[id], reportDiffers(mine) {
+            consider(sent + .nanoseconds(2 * timing.heartbeat))
+        }
         if stalledUntil > now { consider(stalledUntil) }
         if let next { schedule(.deadline, at: next) } else { cancel(.deadline) }
     }

@@ -54,7 +54,8 @@ public struct Scenario: Sendable {
         return Scenario(name: "dual", config: config, delay: { _, _ in d })
     }
 
-    /// Five nodes, three groups, capacity 2 per node and anti-affinity between two groups.
+    /// Five nodes, three groups (one placed by priority alone), capacity 2 per node and
+    /// anti-affinity between two groups.
     public static func cluster(timing: Timing) -> Scenario {
         let nodes = (1...5).map { NodeConfig(NodeID("n\($0)"), priority: 100 - $0, capacity: 2) }
         let config = ClusterConfig(
@@ -62,7 +63,7 @@ public struct Scenario: Sendable {
             groups: [
                 GroupConfig("web", prefer: ["n1", "n2", "n3"], antiAffinity: ["api"]),
                 GroupConfig("api", prefer: ["n1", "n2", "n4"], failback: .auto(holdDown: timing.electionTimeout * 3)),
-                GroupConfig("queue", prefer: ["n3", "n5", "n4"]),
+                GroupConfig("queue", prefer: []),  // any node, by priority
             ], snapshotThreshold: 200)
         let d = lanDelay(timing)
         return Scenario(name: "cluster", config: config, delay: { _, _ in d })

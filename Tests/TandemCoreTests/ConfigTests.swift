@@ -361,10 +361,12 @@ private func explicitTiming(lease: Int) -> Timing {
     #expect(keys(config) == ["groups.PBX/2"])
 }
 
-@Test func test_validate_emptyPrefer_namesGroupPrefer() {
+@Test func test_validate_emptyPrefer_acceptedAsEveryNodeByPriority() {
     var config = goodConfig()
     config.groups[0].prefer = []
-    #expect(keys(config) == ["groups.pbx.prefer"])
+    #expect(keys(config) == [])
+    let nodesByPriority = config.nodes.filter { $0.kind == .node }.sorted { $0.priority > $1.priority }.map(\.id)
+    #expect(config.candidates(for: config.groups[0]) == nodesByPriority)
 }
 
 @Test func test_validate_preferUnknownNode_namesPreferEntry() {
