@@ -149,6 +149,9 @@ extension TandemNode {
             term = newTerm
             votedFor = nil
             emit(.persist(.hardState(term: term, vote: nil)))
+            // A request forwarded in an earlier term may have been taken by a leader that
+            // lost it: its outcome is unknown (a resend could apply it twice).
+            failForwardedRequests()
             if wasLeader {
                 stepDown(now, reason: "a newer term \(newTerm) exists", evidence: "")
             }
@@ -670,7 +673,7 @@ extension TandemNode {
             for effect in effects {
                 switch effect {
                 case .reply(let origin, let response):
-                    if origin.node == id { answer(origin.id, response) }
+                    if origin.node == id, origin.incarnation == incarnation { answer(origin.id, response) }
                 case .configChanged:
                     adoptConfig(state.config)
                 case .ownerChanged(let group):
@@ -710,7 +713,7 @@ extension TandemNode {
     // MARK: - Requests
 
     mutating func take(_ request: Request, id requestID: UInt64, now: Instant) {
-        let origin = RequestOrigin(node: id, id: requestID)
+        let origin = RequestOrigin(node: id, incarnation: incarnation, id: requestID)
         pendingRequests.insert(requestID)
         if role == .leader {
             takeAsLeader(request, origin: origin, now: now)
@@ -742,7 +745,9 @@ extension TandemNode {
                 propose(.configure(newConfig, origin: origin))
             }
         case .readBarrier:
-            if commitIndex >= noopIndex {
+            if !leaderStands(now) {
+                refuse(Refusal(.noQuorum, "\(id) leads without standing (no quorum round within the lease); retry"))
+            } else if commitIndex >= noopIndex {
                 if origin.node == id {
                     answer(origin.id, .readable(index: commitIndex))
                 } else {
@@ -779,7 +784,7 @@ extension TandemNode {
         for requestID in forwarded.keys.sorted() {
             guard let item = forwarded[requestID], (now - item.sentAt).nanoseconds >= 2 * timing.heartbeat else { continue }
             forwarded[requestID] = (item.request, now)
-            sendForwarded(item.request, origin: RequestOrigin(node: id, id: requestID), to: leader)
+            sendForwarded(item.request, origin: RequestOrigin(node: id, incarnation: incarnation, id: requestID), to: leader)
         }
     }
 

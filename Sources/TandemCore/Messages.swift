@@ -19,9 +19,12 @@ public struct Entry: Sendable, Equatable {
 /// once the entry is applied (on whichever node it was taken).
 public struct RequestOrigin: Sendable, Hashable {
     public var node: NodeID
+    /// The taking node's incarnation: request ids start again after a restart.
+    public var incarnation: Incarnation
     public var id: UInt64
-    public init(node: NodeID, id: UInt64) {
+    public init(node: NodeID, incarnation: Incarnation = 0, id: UInt64) {
         self.node = node
+        self.incarnation = incarnation
         self.id = id
     }
 }
@@ -79,6 +82,16 @@ public enum Command: Sendable, Equatable {
     case configure(ClusterConfig, origin: RequestOrigin?)
 }
 
+extension Command {
+    /// The request this entry answers, if any.
+    public var origin: RequestOrigin? {
+        switch self {
+        case .action(_, let origin), .kv(_, _, let origin), .configure(_, let origin): origin
+        default: nil
+        }
+    }
+}
+
 /// How a pending operator request ended.
 public enum Outcome: Sendable, Equatable {
     case completed(owner: NodeID, epoch: Epoch)
@@ -122,7 +135,8 @@ public struct Append: Sendable, Equatable {
     public var commit: LogIndex
     /// The leader's heartbeat round; the reply returns it (rule 1).
     public var round: UInt64
-    /// The groups the leader's applied state names the recipient owner of, with epochs (rule 2, C4).
+    /// The groups the leader's applied state names the recipient owner of, with epochs, and
+    /// only while the latest assignment in the leader's whole log agrees (rule 2, C4, C6).
     public var owned: [GroupID: Epoch]
     /// The newest stamp received from the recipient, echoed (rule 2).
     public var echo: Stamp?

@@ -48,6 +48,11 @@ public struct ReplicatedState: Sendable, Equatable {
     public internal(set) var leaderOfTerm: [Term: NodeID] = [:]
     /// Index of the last entry applied.
     public internal(set) var applied: LogIndex = 0
+    /// Requests already applied (bounded): a request forwarded twice (a resend, or a new
+    /// leader taking it again) is applied once and answered once.
+    var appliedOrigins: Set<RequestOrigin> = []
+    var appliedOriginOrder: [RequestOrigin] = []
+    static let rememberedOrigins = 10_000
 
     public init(config: ClusterConfig) {
         self.config = config
@@ -70,6 +75,13 @@ public struct ReplicatedState: Sendable, Equatable {
     public mutating func apply(_ entry: Entry) -> [Effect] {
         precondition(entry.index == applied + 1, "entry \(entry.index) applied after \(applied)")
         applied = entry.index
+        if let origin = entry.command.origin {
+            guard appliedOrigins.insert(origin).inserted else { return [] }
+            appliedOriginOrder.append(origin)
+            if appliedOriginOrder.count > Self.rememberedOrigins {
+                appliedOrigins.remove(appliedOriginOrder.removeFirst())
+            }
+        }
         switch entry.command {
         case .leader(let node):
             leaderOfTerm[entry.term] = node
@@ -186,6 +198,9 @@ public struct ReplicatedState: Sendable, Equatable {
             return "configuration revision \(new.revision) is not newer than the current \(old.revision)"
         }
         if new.name != old.name { return "the cluster name cannot change (\(old.name) → \(new.name))" }
+        if new.timing != old.timing {
+            return "changing the timing (\(old.timing.profile ?? "custom") → \(new.timing.profile ?? "custom")) through the log is not supported: nodes apply it at different moments, so for a while leases and election timeouts would disagree (rule 5); change it with a coordinated restart of every node"
+        }
         if Set(new.voters) != Set(old.voters) {
             return "changing the set of voters is not supported yet (voters \(old.voters) → \(new.voters))"
         }

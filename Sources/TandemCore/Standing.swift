@@ -4,19 +4,31 @@ extension TandemNode {
     /// The end of this node's standing for `group` at `epoch`: its leader standing (rule 1,
     /// kept after stepping down but never renewed) or the follower standing the newest echo
     /// gave for exactly this group and epoch (rule 2, C4).
-    func standing(for group: GroupID, epoch: Epoch) -> Instant? {
+    func standing(for group: GroupID, epoch: Epoch, activating: Bool = false) -> Instant? {
         var end: Instant?
-        if let q = quorumRound { end = q + .nanoseconds(timing.lease) }
+        if let q = quorumRound, !activating || leaderMayActivate(group, epoch: epoch) { end = q + .nanoseconds(timing.lease) }
         if let s = echoStanding[group], s.epoch == epoch { end = max(end ?? s.until, s.until) }
         return end
     }
 
     func healthy(_ group: GroupID) -> Bool { health[group] ?? false }
 
+    /// A leader starts a group on its own standing only once its applied state is current
+    /// (its first entry applied) and its whole log agrees that it owns the group at that
+    /// epoch (C6 for the leader itself): a stale applied state could name an epoch that a
+    /// later entry in its log already replaced.
+    func leaderMayActivate(_ group: GroupID, epoch: Epoch) -> Bool {
+        guard role == .leader, state.applied >= noopIndex, let latest = logOwners[group] else { return false }
+        return latest.owner == id && latest.epoch == epoch
+    }
+
     /// Rule 3 for every group: activate what this node owns and stands for, deactivate at
     /// once what it no longer may keep, renew the runtime's guard deadline.
     mutating func evaluateGroups(_ now: Instant) {
-        for group in config.groups.map(\.id) {
+        // Every configured group, and any still active that the configuration no longer has.
+        var groups = config.groups.map(\.id)
+        for group in local.keys.sorted() where !groups.contains(group) { groups.append(group) }
+        for group in groups {
             guard let g = state.groups[group] else { continue }
             let owner = g.owner == id
             let margin = Duration.nanoseconds(timing.margin)
@@ -25,7 +37,9 @@ extension TandemNode {
                 let end = standing(for: group, epoch: l.epoch)
                 var reason: String?
                 var evidence = ""
-                if !owner || g.epoch != l.epoch {
+                if config.group(group) == nil {
+                    reason = "\(group) is no longer in the configuration (revision \(config.revision))"
+                } else if !owner || g.epoch != l.epoch {
                     reason = "no longer the owner: epoch \(g.epoch) of \(group) is committed to \(g.owner?.name ?? "-")"
                 } else if !healthy(group) {
                     reason = "the group's checks fail on this node (rule 3)"
@@ -55,7 +69,7 @@ extension TandemNode {
                 if role == .leader { releasedTo[group] = g.epoch }
                 continue
             }
-            guard let end = standing(for: group, epoch: g.epoch), now < end - margin else { continue }
+            guard let end = standing(for: group, epoch: g.epoch, activating: true), now < end - margin else { continue }
             raiseRecord(group, to: g.epoch)
             let until = end - margin
             local[group] = Local(epoch: g.epoch, term: term, until: until, phase: .starting)

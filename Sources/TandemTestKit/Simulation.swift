@@ -91,6 +91,7 @@ public final class Simulation {
         case fault(Fault)
         case request(Int, UInt64, Request)
         case write(Int, key: String, value: [UInt8], fenced: Bool, cas: Bool)
+        case reconfigure(Int, timing: Bool)
         case heal
         case healCheck(UInt64)
         case liveness
@@ -100,6 +101,7 @@ public final class Simulation {
         case crash(Int), restart(Int)
         case cut(from: Int, to: Int, link: Int?), uncut(from: Int, to: Int, link: Int?)
         case stall(Int, Int64)
+        case slow(from: Int, to: Int, extra: Int64)
         case checks(Int, GroupID, passing: Bool)
         case upstream(Int, reachable: Bool)
     }
@@ -117,6 +119,8 @@ public final class Simulation {
     var now: Int64 = 0
     var steps = 0
     var cuts: [LinkKey: Int] = [:]
+    /// Extra delay (upper bound) on a direction, for "delayed without bound" within a run.
+    var slow: [LinkKey: Int64] = [:]
     var drop: Double = 0
     var duplicate: Double = 0
     var violations: [Violation] = []
@@ -270,7 +274,7 @@ public final class Simulation {
             apply(fault)
         case .request(let i, let requestID, let request):
             guard nodes[i].core != nil else { return }
-            log("\(nodes[i].id): request #\(requestID) \(request)")
+            log("\(nodes[i].id): request #\(requestID) \(request.summary)")
             input(i, .request(id: requestID, request))
         case .write(let i, let key, let value, let fenced, let cas):
             // Compare-and-set and fencing use what this node's replica says now.
@@ -283,6 +287,21 @@ public final class Simulation {
             let requestID = nextRequest
             nextRequest += 1
             handle(.request(i, requestID, .kv(.put(key: key, value: value, ifRevision: ifRevision), fence: fence)))
+        case .reconfigure(let i, let timing):
+            // A new configuration revision built from this node's view: a valid change (a
+            // group's failback), or a timing change, which must be refused.
+            guard let core = nodes[i].core else { return }
+            var config = core.state.config
+            config.revision += 1
+            if timing {
+                config.timing = config.timing == Timing.fast ? .balanced : .fast
+            } else if let first = config.groups.indices.first {
+                config.groups[first].failback = config.groups[first].failback == .manual
+                    ? .auto(holdDown: self.timing.electionTimeout * 4) : .manual
+            }
+            let requestID = nextRequest
+            nextRequest += 1
+            handle(.request(i, requestID, .configure(config)))
         case .heal:
             heal()
         case .healCheck(let requestID):
@@ -402,7 +421,8 @@ public final class Simulation {
         for link in 0..<links {
             if let c = cuts[LinkKey(from: from, to: to, link: link)], c > 0 { continue }
             if unit() < drop { continue }
-            queue.push(now + base + random(0...spread), .deliver(to: to, from: from, message))
+            let extra = slow[LinkKey(from: from, to: to, link: 0)].map { random(0...$0) } ?? 0
+            queue.push(now + base + random(0...spread) + extra, .deliver(to: to, from: from, message))
             if unit() < duplicate { queue.push(now + base + random(0...(spread * 3)), .deliver(to: to, from: from, message)) }
         }
     }
@@ -460,6 +480,9 @@ public final class Simulation {
             for l in link.map({ [$0] }) ?? Array(0..<8) { cuts[LinkKey(from: from, to: to, link: l), default: 0] += 1 }
         case .uncut(let from, let to, let link):
             for l in link.map({ [$0] }) ?? Array(0..<8) { cuts[LinkKey(from: from, to: to, link: l), default: 0] -= 1 }
+        case .slow(let from, let to, let extra):
+            log("link \(nodes[from].id) → \(nodes[to].id) \(extra > 0 ? "delays up to \(formatMilliseconds(extra))" : "back to normal delays")")
+            slow[LinkKey(from: from, to: to, link: 0)] = extra > 0 ? extra : nil
         case .stall(let i, let duration):
             guard nodes[i].core != nil, nodes[i].stalledUntil <= now else { return }
             log("\(nodes[i].id): STALL for \(formatMilliseconds(duration))")
@@ -490,7 +513,7 @@ public final class Simulation {
             let j = (i + 1 + Int(rng.next() % UInt64(n - 1))) % n
             let duration = random((et / 2)...(6 * et))
             let end = min(t + duration, to)
-            switch rng.next() % 16 {
+            switch rng.next() % 17 {
             case 0, 1:
                 // Power loss, preferably of a node that runs something.
                 queue.push(t, .fault(.crash(i)))
@@ -546,6 +569,12 @@ public final class Simulation {
                 request(i, at: t, .transferLeadership(to: target))
             case 13:
                 if let group = groups.randomElement(using: &rng) { request(i, at: t, .action(.failback(group))) }
+            case 14 where rng.next() % 2 == 0:
+                queue.push(t, .reconfigure(i, timing: rng.next() % 4 == 0))
+            case 14:
+                // A slow direction: delays up to a few election timeouts.
+                queue.push(t, .fault(.slow(from: i, to: j, extra: random(et...(4 * et)))))
+                queue.push(end, .fault(.slow(from: i, to: j, extra: 0)))
             default:
                 // A burst of application writes, some compare-and-set, some fenced.
                 for k in 0..<Int(1 + rng.next() % 6) {
@@ -570,6 +599,7 @@ public final class Simulation {
     func heal() {
         log("HEAL: links restored, nodes restarted, checks pass, maintenance and freeze lifted")
         cuts = [:]
+        slow = [:]
         drop = min(drop, 0.01)
         for i in nodes.indices {
             if nodes[i].core == nil { restart(i) }
@@ -674,6 +704,19 @@ public final class Simulation {
 extension String {
     func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
+
+extension Request {
+    /// One line for traces.
+    public var summary: String {
+        switch self {
+        case .configure(let config): "configure revision \(config.revision) (timing \(config.timing.profile ?? "custom"))"
+        case .kv(let operation, let fence): "kv \(operation)\(fence.map { " fenced by \($0.group)@\($0.epoch)" } ?? "")"
+        case .action(let action): "\(action)"
+        case .readBarrier: "read barrier"
+        case .transferLeadership(let to): "transfer leadership to \(to)"
+        }
     }
 }
 
