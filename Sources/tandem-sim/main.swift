@@ -65,7 +65,11 @@ struct TandemSim: AsyncParsableCommand {
         }
         print("  violations: \(summary.failing.count) runs")
         guard !summary.failing.isEmpty else { return }
-        for failed in summary.failing.sorted(by: { $0.seed < $1.seed }).prefix(3) {
+        let failing = summary.failing.sorted { ($0.seed, $0.scenario) < ($1.seed, $1.scenario) }
+        for failed in failing {
+            print("  seed \(failed.seed) \(failed.scenario): \(failed.violations.first.map { "\($0.invariant): \($0.message)" } ?? "")")
+        }
+        for failed in failing.prefix(3) {
             print("\nseed \(failed.seed) scenario \(failed.scenario):")
             for violation in failed.violations { print("  \(violation)") }
             var traced = options
