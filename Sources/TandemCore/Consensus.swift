@@ -507,14 +507,22 @@ extension TandemNode {
 
     // MARK: - Follower: appends and snapshots
 
-    mutating func onAppend(_ append: Append, from: NodeID, now: Instant) {
-        if append.term < term {
-            send(.appendReply(AppendReply(term: term, success: false, match: 0, round: append.round, stamp: nil, applied: state.applied)), to: from)
-            return
+    /// An append or snapshot from `from` claiming to lead `leaderTerm`: refuses a stale one
+    /// (the reply tells the old leader the newer term), else follows it and counts it as
+    /// hearing from a leader (rule 5).
+    mutating func follow(_ from: NodeID, leaderTerm: Term, round: UInt64, now: Instant) -> Bool {
+        guard leaderTerm >= term else {
+            send(.appendReply(AppendReply(term: term, success: false, match: 0, round: round, stamp: nil, applied: state.applied)), to: from)
+            return false
         }
-        adopt(term: append.term, leader: from, now: now)
+        adopt(term: leaderTerm, leader: from, now: now)
         lastHeard = max(lastHeard, now)
         resetElectionTimer(now)
+        return true
+    }
+
+    mutating func onAppend(_ append: Append, from: NodeID, now: Instant) {
+        guard follow(from, leaderTerm: append.term, round: append.round, now: now) else { return }
 
         var prev = append.prevIndex
         var entries = append.entries
@@ -579,13 +587,7 @@ extension TandemNode {
     }
 
     mutating func onSnapshot(_ transfer: SnapshotTransfer, from: NodeID, now: Instant) {
-        if transfer.term < term {
-            send(.appendReply(AppendReply(term: term, success: false, match: 0, round: transfer.round, stamp: nil, applied: state.applied)), to: from)
-            return
-        }
-        adopt(term: transfer.term, leader: from, now: now)
-        lastHeard = max(lastHeard, now)
-        resetElectionTimer(now)
+        guard follow(from, leaderTerm: transfer.term, round: transfer.round, now: now) else { return }
         let snapshot = transfer.snapshot
         if snapshot.index > commitIndex {
             let keep = log.term(at: snapshot.index) == snapshot.term

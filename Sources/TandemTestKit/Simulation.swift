@@ -513,30 +513,19 @@ public final class Simulation {
             let end = min(t + duration, to)
             switch rng.next() % 17 {
             case 0, 1:
-                // Power loss, preferably of a node that runs something.
+                // Power loss of any node.
                 queue.push(t, .fault(.crash(i)))
                 queue.push(end, .fault(.restart(i)))
             case 2, 3:
                 // Isolation: every link both ways.
-                for k in 0..<n where k != i {
-                    queue.push(t, .fault(.cut(from: i, to: k, link: nil)))
-                    queue.push(t, .fault(.cut(from: k, to: i, link: nil)))
-                    queue.push(end, .fault(.uncut(from: i, to: k, link: nil)))
-                    queue.push(end, .fault(.uncut(from: k, to: i, link: nil)))
-                }
+                isolate(i, link: nil, from: t, to: end)
             case 4:
                 // One-way cut.
                 queue.push(t, .fault(.cut(from: i, to: j, link: nil)))
                 queue.push(end, .fault(.uncut(from: i, to: j, link: nil)))
             case 5:
                 // One link of a node dies (both ways): nothing must move.
-                let link = Int(rng.next() % UInt64(nodes[i].links))
-                for k in 0..<n where k != i {
-                    queue.push(t, .fault(.cut(from: i, to: k, link: link)))
-                    queue.push(t, .fault(.cut(from: k, to: i, link: link)))
-                    queue.push(end, .fault(.uncut(from: i, to: k, link: link)))
-                    queue.push(end, .fault(.uncut(from: k, to: i, link: link)))
-                }
+                isolate(i, link: Int(rng.next() % UInt64(nodes[i].links)), from: t, to: end)
             case 6:
                 queue.push(t, .fault(.stall(i, random((lease / 5)...(3 * lease)))))
             case 7:
@@ -583,6 +572,16 @@ public final class Simulation {
                     queue.push(t + Int64(k) * 200_000, .write(i, key: key, value: value, fenced: fenced, cas: cas))
                 }
             }
+        }
+    }
+
+    /// Cuts `link` (or every link) of node `i`, both ways, from `start` to `end`.
+    func isolate(_ i: Int, link: Int?, from start: Int64, to end: Int64) {
+        for k in nodes.indices where k != i {
+            queue.push(start, .fault(.cut(from: i, to: k, link: link)))
+            queue.push(start, .fault(.cut(from: k, to: i, link: link)))
+            queue.push(end, .fault(.uncut(from: i, to: k, link: link)))
+            queue.push(end, .fault(.uncut(from: k, to: i, link: link)))
         }
     }
 
