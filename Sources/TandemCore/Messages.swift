@@ -110,6 +110,8 @@ public struct Stamp: Sendable, Equatable {
     }
 }
 
+/// A (pre-)vote request. Voters grant it only under rule 5 (not heard from a leader for ET),
+/// unless `transfer` is set, and only to a candidate whose log is at least as up to date.
 public struct VoteRequest: Sendable, Equatable {
     /// For a pre-vote, the term the candidate would campaign in.
     public var term: Term
@@ -120,6 +122,7 @@ public struct VoteRequest: Sendable, Equatable {
     public var transfer: Bool
 }
 
+/// The answer to a (pre-)vote request; a refusal carries the voter's term.
 public struct VoteReply: Sendable, Equatable {
     public var term: Term
     public var granted: Bool
@@ -142,6 +145,8 @@ public struct Append: Sendable, Equatable {
     public var echo: Stamp?
 }
 
+/// The answer to an `Append` or a snapshot. Any reply in the leader's term acknowledges its
+/// round (rule 1), whether or not the log matched.
 public struct AppendReply: Sendable, Equatable {
     public var term: Term
     public var success: Bool
@@ -168,6 +173,8 @@ public struct TimeoutNow: Sendable, Equatable {
     public var standingLeft: Duration
 }
 
+/// Everything nodes say to each other. Messages may be lost, duplicated, delayed and
+/// reordered; the core tolerates all of it. They are never forged (sealed on the wire).
 public enum Message: Sendable, Equatable {
     case preVote(VoteRequest)
     case preVoteReply(VoteReply)
@@ -230,6 +237,7 @@ public enum Request: Sendable, Equatable {
 
 /// Why a request was not carried out. An extensible code, as in `PSQLError`.
 public struct Refusal: Sendable, Equatable, CustomStringConvertible {
+    /// An extensible code: compare with the `static let`s.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         public let name: String
         public init(_ name: String) { self.name = name }
@@ -281,6 +289,7 @@ public enum TimerID: Sendable, Hashable {
     case deadline
 }
 
+/// One input to `TandemNode.step(_:now:)`.
 public enum Input: Sendable, Equatable {
     /// The node (re)started with the persisted state it was built from.
     case start
@@ -315,6 +324,7 @@ public enum PersistOp: Sendable, Equatable {
     case incarnation(Incarnation)
 }
 
+/// What the runtime must do, in order (a `persist` must be durable before anything after it).
 public enum Directive: Sendable, Equatable {
     case send(to: NodeID, Message)
     case persist(PersistOp)
@@ -331,6 +341,7 @@ public enum Directive: Sendable, Equatable {
 
 /// Something worth telling a person: every role change with its reason and evidence.
 public struct Event: Sendable, Equatable, CustomStringConvertible {
+    /// An extensible kind: compare with the `static let`s.
     public struct Kind: Sendable, Hashable, CustomStringConvertible {
         public let name: String
         public init(_ name: String) { self.name = name }

@@ -3,7 +3,11 @@
 /// I/O, reads no clock and draws randomness only from the seed it is given. Every input
 /// comes through `step(_:now:)`, which returns what the runtime must do, in order.
 
+/// It guarantees, given a runtime that honours the directive contract: at most one node has a
+/// group active at any instant (rules 1–4), epochs only increase and each is activated at
+/// most once (rules 3 and 6), committed entries are never lost (Raft).
 public struct TandemNode: Sendable {
+    /// The node's part in consensus now.
     public enum Role: String, Sendable {
         case follower, preCandidate = "pre-candidate", candidate, leader, learner
     }

@@ -37,6 +37,8 @@ public struct NodeState: Sendable, Equatable {
     public var upstream = true
 }
 
+/// The state every voter agrees on: configuration, groups, nodes, freeze, recent term
+/// leaders, the key-value store. Changed only by `apply` of committed entries, in order.
 public struct ReplicatedState: Sendable, Equatable {
     public private(set) var config: ClusterConfig
     public internal(set) var groups: [GroupID: GroupState]

@@ -2,6 +2,7 @@
 
 /// What a simulated run does besides running the cluster.
 public struct SimOptions: Sendable {
+    /// What the run's schedule does.
     public enum Mode: String, Sendable, CaseIterable {
         /// Random faults, operator actions and KV writes, then healing and the liveness check.
         case random
