@@ -43,7 +43,6 @@ public struct ClusterConfig: Sendable, Equatable {
         nodes.first { $0.id == id }
     }
 
-    /// The group with this id (the first one, should the configuration repeat it).
     /// The nodes that may own `group`, in placement order: its prefer list, or when that is
     /// empty every node of kind `.node` by priority (highest first), then by name.
     public func candidates(for group: GroupConfig) -> [NodeID] {
@@ -53,6 +52,7 @@ public struct ClusterConfig: Sendable, Equatable {
             .map(\.id)
     }
 
+    /// The group with this id (the first one, should the configuration repeat it).
     public func group(_ id: GroupID) -> GroupConfig? {
         groups.first { $0.id == id }
     }

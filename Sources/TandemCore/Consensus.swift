@@ -126,9 +126,9 @@ extension TandemNode {
                 send(.refused(origin: origin, Refusal(.noLeader, "\(id) is not the leader")), to: origin.node)
             }
         case .refused(let origin, let refusal):
-            answer(origin.id, .refused(refusal))
+            if isMine(origin) { answer(origin.id, .refused(refusal)) }
         case .answered(let origin, let response):
-            answer(origin.id, response)
+            if isMine(origin) { answer(origin.id, response) }
         case .readIndex(let t, let origin):
             if role == .leader, t <= term, leaderStands(now), commitIndex >= noopIndex {
                 send(.readIndexReply(term: term, origin: origin, index: commitIndex), to: from)
@@ -138,9 +138,13 @@ extension TandemNode {
                 send(.refused(origin: origin, Refusal(.noLeader, "\(id) is not a leader with standing")), to: from)
             }
         case .readIndexReply(_, let origin, let index):
-            if forwarded.removeValue(forKey: origin.id) != nil { waitingReads.append((origin.id, index)) }
+            if isMine(origin), forwarded.removeValue(forKey: origin.id) != nil { waitingReads.append((origin.id, index)) }
         }
     }
+
+    /// Whether an answer is for a request this incarnation of this node took (request ids
+    /// start again after a restart; a late answer to the previous incarnation is dropped).
+    func isMine(_ origin: RequestOrigin) -> Bool { origin.node == id && origin.incarnation == incarnation }
 
     /// Adopts a newer term (persisting it) and becomes a follower.
     mutating func adopt(term newTerm: Term, leader newLeader: NodeID?, now: Instant) {
@@ -279,10 +283,19 @@ extension TandemNode {
         downReported = []
         logOwners = [:]
         for (group, g) in state.groups { if let owner = g.owner { logOwners[group] = (owner, g.epoch) } }
+        // C11: an assignment another leader appended, not yet applied here, is a decision
+        // whose waits were counted against that leader's echoes, not against echoes of the
+        // leaders since. Nobody is named owner by it, nor does this node activate on it,
+        // before the wait after taking office has passed.
+        inheritedHold = [:]
+        let hold = campaignIsTransfer && transferFrom != nil
+            ? max(now + .nanoseconds(timing.officeWait), transferFrom!.until + .nanoseconds(timing.echoWait))
+            : now + .nanoseconds(timing.officeWait)
         var k = state.applied + 1
         while let entry = log.entry(at: k) {
             if case .assign(let group, let owner, let epoch, _) = entry.command, epoch > (logOwners[group]?.epoch ?? 0) {
                 logOwners[group] = (owner, epoch)
+                inheritedHold[group] = hold
             }
             k += 1
         }
@@ -370,9 +383,10 @@ extension TandemNode {
 
     /// The groups the applied state names `node` owner of, except those being moved away
     /// from it by a planned move (their standing is then left to lapse).
-    func ownedGroups(of node: NodeID) -> [GroupID: Epoch] {
+    func ownedGroups(of node: NodeID, now: Instant) -> [GroupID: Epoch] {
         var owned: [GroupID: Epoch] = [:]
         for (group, g) in state.groups where g.owner == node {
+            if let hold = inheritedHold[group], now < hold { continue }
             if let asked = releaseAskedEpoch(group), asked == g.epoch { continue }
             guard let latest = logOwners[group], latest.owner == node, latest.epoch == g.epoch else { continue }
             owned[group] = g.epoch
@@ -417,7 +431,7 @@ extension TandemNode {
         } else if peer.inflight > 0 {
             prev = peer.match
         }
-        let owned = ownedGroups(of: node)
+        let owned = ownedGroups(of: node, now: now)
         var echo: Stamp?
         peer.echoWithheld = false
         if !owned.isEmpty, let stamp = peer.stamp, !silent(node, now, for: timing.echoSilence) {
@@ -472,7 +486,7 @@ extension TandemNode {
         if peers[from]!.next <= log.lastIndex {
             sendAppend(to: from, now: now, heartbeat: false)
         } else if reply.stamp != nil, peers[from]!.immediateRound < round,
-                  peers[from]!.echoWithheld || ownedGroups(of: from).contains(where: { (activatedAt[$0.key] ?? 0) < $0.value })
+                  peers[from]!.echoWithheld || ownedGroups(of: from, now: now).contains(where: { (activatedAt[$0.key] ?? 0) < $0.value })
         {
             // A new owner waits for its first echo to activate, and an owner heard again
             // after a silence may be close to the end of its standing: echo at once (at

@@ -100,6 +100,7 @@ extension TandemNode {
     mutating func assign(_ group: GroupID, to node: NodeID, epoch: Epoch, reason: String) {
         // From this decision on, no heartbeat names the old owner at the old epoch (C6).
         logOwners[group] = (node, epoch)
+        inheritedHold[group] = nil
         propose(.assign(group: group, owner: node, epoch: epoch, reason: reason))
         proposedAt[group] = log.lastIndex
         releaseAsked[group] = nil

@@ -139,6 +139,9 @@ public struct TandemNode: Sendable {
     /// follow a reassignment decision that this leader may still commit, whoever made it,
     /// or W1 would not bound the old owner's standing.
     var logOwners: [GroupID: (owner: NodeID, epoch: Epoch)] = [:]
+    /// Leader: groups whose latest assignment was inherited from an earlier leader's log,
+    /// held until the instant given (C11).
+    var inheritedHold: [GroupID: Instant] = [:]
     /// Forwarded requests already taken (links deliver duplicates).
     var takenOrigins: Set<RequestOrigin> = []
     var takenOrder: [RequestOrigin] = []

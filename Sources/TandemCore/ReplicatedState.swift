@@ -54,6 +54,7 @@ public struct ReplicatedState: Sendable, Equatable {
     /// leader taking it again) is applied once and answered once.
     var appliedOrigins: Set<RequestOrigin> = []
     var appliedOriginOrder: [RequestOrigin] = []
+    var appliedOriginNext = 0
     static let rememberedOrigins = 10_000
 
     public init(config: ClusterConfig) {
@@ -79,9 +80,13 @@ public struct ReplicatedState: Sendable, Equatable {
         applied = entry.index
         if let origin = entry.command.origin {
             guard appliedOrigins.insert(origin).inserted else { return [] }
-            appliedOriginOrder.append(origin)
-            if appliedOriginOrder.count > Self.rememberedOrigins {
-                appliedOrigins.remove(appliedOriginOrder.removeFirst())
+            // A ring of the last `rememberedOrigins` origins: the oldest is forgotten.
+            if appliedOriginOrder.count < Self.rememberedOrigins {
+                appliedOriginOrder.append(origin)
+            } else {
+                appliedOrigins.remove(appliedOriginOrder[appliedOriginNext])
+                appliedOriginOrder[appliedOriginNext] = origin
+                appliedOriginNext = (appliedOriginNext + 1) % Self.rememberedOrigins
             }
         }
         switch entry.command {

@@ -4,9 +4,9 @@ extension TandemNode {
     /// The end of this node's standing for `group` at `epoch`: its leader standing (rule 1,
     /// kept after stepping down but never renewed) or the follower standing the newest echo
     /// gave for exactly this group and epoch (rule 2, C4).
-    func standing(for group: GroupID, epoch: Epoch, activating: Bool = false) -> Instant? {
+    func standing(for group: GroupID, epoch: Epoch, activating: Instant? = nil) -> Instant? {
         var end: Instant?
-        if let q = quorumRound, !activating || leaderMayActivate(group, epoch: epoch) { end = q + .nanoseconds(timing.lease) }
+        if let q = quorumRound, activating == nil || leaderMayActivate(group, epoch: epoch, now: activating!) { end = q + .nanoseconds(timing.lease) }
         if let s = echoStanding[group], s.epoch == epoch { end = max(end ?? s.until, s.until) }
         return end
     }
@@ -17,8 +17,9 @@ extension TandemNode {
     /// (its first entry applied) and its whole log agrees that it owns the group at that
     /// epoch (C6 for the leader itself): a stale applied state could name an epoch that a
     /// later entry in its log already replaced.
-    func leaderMayActivate(_ group: GroupID, epoch: Epoch) -> Bool {
+    func leaderMayActivate(_ group: GroupID, epoch: Epoch, now: Instant) -> Bool {
         guard role == .leader, state.applied >= noopIndex, let latest = logOwners[group] else { return false }
+        if let hold = inheritedHold[group], now < hold { return false }
         return latest.owner == id && latest.epoch == epoch
     }
 
@@ -69,7 +70,7 @@ extension TandemNode {
                 if role == .leader { releasedTo[group] = g.epoch }
                 continue
             }
-            guard let end = standing(for: group, epoch: g.epoch, activating: true), now < end - margin else { continue }
+            guard let end = standing(for: group, epoch: g.epoch, activating: now), now < end - margin else { continue }
             raiseRecord(group, to: g.epoch)
             let until = end - margin
             local[group] = Local(epoch: g.epoch, term: term, until: until, phase: .starting)
@@ -195,6 +196,7 @@ extension TandemNode {
         }
         if role == .leader, let q = quorumRound { consider(q + .nanoseconds(timing.lease)) }
         consider(controllerWake)
+        if role == .leader { for hold in inheritedHold.values { consider(hold) } }
         if let oldest = forwarded.values.map(\.sentAt).min() { consider(oldest + .nanoseconds(2 * timing.heartbeat)) }
         if role != .leader, leader != nil, let sent = lastReportSent, let mine = state.nodes[id], reportDiffers(mine) {
             consider(sent + .nanoseconds(2 * timing.heartbeat))

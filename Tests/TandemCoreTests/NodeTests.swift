@@ -460,8 +460,10 @@ import Testing
         c.electA()
         #expect(c["a"].term == 2)
         #expect(c["a"].state.groups[Self.g]?.owner == "b")
+        // The assignment at index 4 was appended by term 1's leader and is inherited by a:
+        // a names b owner (and echoes it) only from tookOffice + W2 on (C11).
+        c.advance(by: .milliseconds(60))
         #expect(c["b"].activeGroups == [Self.g: 1])
-        c.advance(by: .milliseconds(20))
         let cut = c.now
         c.drop = { from, to, _ in from == "b" && to == "a" }
         c.advance(by: .milliseconds(200))
