@@ -436,6 +436,7 @@ extension TandemNode {
         peer.echoWithheld = false
         if !owned.isEmpty, let stamp = peer.stamp, !silent(node, now, for: timing.echoSilence) {
             echo = stamp
+            peer.echoedStampReceivedAt = peer.stampReceivedAt
             var sent = lastEchoSent[node] ?? [:]
             for (group, epoch) in owned { sent[group] = (epoch, now) }
             lastEchoSent[node] = sent
@@ -464,9 +465,13 @@ extension TandemNode {
         peer.applied = max(peer.applied, reply.applied)
         if let stamp = reply.stamp {
             if let old = peer.stamp, old.incarnation == stamp.incarnation {
-                if stamp.at > old.at { peer.stamp = stamp }
+                if stamp.at > old.at {
+                    peer.stamp = stamp
+                    peer.stampReceivedAt = now
+                }
             } else if peer.stamp == nil || stamp.incarnation > peer.stamp!.incarnation {
                 peer.stamp = stamp
+                peer.stampReceivedAt = now
             }
         }
         if reply.success {
@@ -486,7 +491,8 @@ extension TandemNode {
         if peers[from]!.next <= log.lastIndex {
             sendAppend(to: from, now: now, heartbeat: false)
         } else if reply.stamp != nil, peers[from]!.immediateRound < round,
-                  peers[from]!.echoWithheld || ownedGroups(of: from, now: now).contains(where: { (activatedAt[$0.key] ?? 0) < $0.value })
+                  peers[from]!.echoWithheld || staleEcho(peers[from]!, now)
+                    || ownedGroups(of: from, now: now).contains(where: { (activatedAt[$0.key] ?? 0) < $0.value })
         {
             // A new owner waits for its first echo to activate, and an owner heard again
             // after a silence may be close to the end of its standing: echo at once (at
@@ -494,6 +500,13 @@ extension TandemNode {
             peers[from]!.immediateRound = round
             sendAppend(to: from, now: now, heartbeat: true)
         }
+    }
+
+    /// The owner's standing rests on a stamp that arrived long ago (lost rounds): a third of
+    /// the lease used up, or a round and a half, whichever is longer.
+    func staleEcho(_ peer: Peer, _ now: Instant) -> Bool {
+        guard let echoed = peer.echoedStampReceivedAt else { return false }
+        return (now - echoed).nanoseconds >= max(timing.lease / 3, timing.heartbeat * 3 / 2)
     }
 
     /// Rule 1: Q is the send time of the newest round acknowledged by a quorum (self included).

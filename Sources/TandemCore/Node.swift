@@ -52,6 +52,9 @@ public struct TandemNode: Sendable {
         var lastProgress: Instant = .zero
         /// The last append to this owner carried no echo because it had been silent.
         var echoWithheld = false
+        /// When the newest stamp arrived, and when the stamp last echoed had arrived.
+        var stampReceivedAt: Instant?
+        var echoedStampReceivedAt: Instant?
         var stamp: Stamp?
         var applied: LogIndex = 0
         var lastSnapshotSent: Instant?
