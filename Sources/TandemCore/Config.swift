@@ -123,20 +123,11 @@ public struct ClusterConfig: Sendable, Equatable {
                 key: "nodes", message: "no nodes are configured; add at least one node of kind node"))
             return out
         }
-        var seen: Set<NodeID> = []
-        var reportedDuplicates: Set<NodeID> = []
+        var seen: Set<String> = []
+        var reportedDuplicates: Set<String> = []
         for (index, node) in nodes.enumerated() {
             let key = nodeKey(node, at: index)
-            if node.id.name.isEmpty {
-                out.append(ConfigProblem(key: key, message: "node id is empty; give the node a name made of [a-z0-9._-]"))
-            } else if !isValidIdentifier(node.id.name) {
-                out.append(ConfigProblem(
-                    key: key,
-                    message: "node id \"\(node.id.name)\" may contain only a-z, 0-9, '.', '_' and '-'; rename it"))
-            }
-            if !seen.insert(node.id).inserted, reportedDuplicates.insert(node.id).inserted {
-                out.append(ConfigProblem(key: key, message: "duplicate node id; every node needs its own id, rename or remove the repeated one"))
-            }
+            out += idProblems("node", node.id.name, key: key, seen: &seen, reported: &reportedDuplicates)
             if !(0...1000).contains(node.priority) {
                 out.append(ConfigProblem(
                     key: "\(key).priority",
@@ -172,23 +163,32 @@ public struct ClusterConfig: Sendable, Equatable {
         return out
     }
 
+    /// The problems of one node or group id: empty, characters outside [a-z0-9._-], or a
+    /// repeat of an earlier id (reported once, at its second appearance).
+    private func idProblems(
+        _ kind: String, _ name: String, key: String, seen: inout Set<String>, reported: inout Set<String>
+    ) -> [ConfigProblem] {
+        var out: [ConfigProblem] = []
+        if name.isEmpty {
+            out.append(ConfigProblem(key: key, message: "\(kind) id is empty; give the \(kind) a name made of [a-z0-9._-]"))
+        } else if !isValidIdentifier(name) {
+            out.append(ConfigProblem(
+                key: key, message: "\(kind) id \"\(name)\" may contain only a-z, 0-9, '.', '_' and '-'; rename it"))
+        }
+        if !seen.insert(name).inserted, reported.insert(name).inserted {
+            out.append(ConfigProblem(key: key, message: "duplicate \(kind) id; every \(kind) needs its own id, rename or remove the repeated one"))
+        }
+        return out
+    }
+
     private func groupProblems() -> [ConfigProblem] {
         var out: [ConfigProblem] = []
         let groupIDs = Set(groups.map(\.id))
-        var seen: Set<GroupID> = []
-        var reportedDuplicates: Set<GroupID> = []
+        var seen: Set<String> = []
+        var reportedDuplicates: Set<String> = []
         for (index, group) in groups.enumerated() {
             let key = groupKey(group, at: index)
-            if group.id.name.isEmpty {
-                out.append(ConfigProblem(key: key, message: "group id is empty; give the group a name made of [a-z0-9._-]"))
-            } else if !isValidIdentifier(group.id.name) {
-                out.append(ConfigProblem(
-                    key: key,
-                    message: "group id \"\(group.id.name)\" may contain only a-z, 0-9, '.', '_' and '-'; rename it"))
-            }
-            if !seen.insert(group.id).inserted, reportedDuplicates.insert(group.id).inserted {
-                out.append(ConfigProblem(key: key, message: "duplicate group id; every group needs its own id, rename or remove the repeated one"))
-            }
+            out += idProblems("group", group.id.name, key: key, seen: &seen, reported: &reportedDuplicates)
             var preferred: Set<NodeID> = []
             for (position, id) in group.prefer.enumerated() {
                 let entryKey = "\(key).prefer[\(position)]"

@@ -710,8 +710,6 @@ extension TandemNode {
                     if role == .leader {
                         event(.assigned, group: group, epoch: g.epoch, reason: "\(group) assigned to \(g.owner!.name) at epoch \(g.epoch)", evidence: g.reason, now: now)
                     }
-                case .none:
-                    break
                 }
             }
         }

@@ -253,7 +253,6 @@ public struct Refusal: Sendable, Equatable, CustomStringConvertible {
         public static let outcomeUnknown = Code("outcome_unknown")
         public static let invalid = Code("invalid")
         public static let busy = Code("busy")
-        public static let kv = Code("kv")
     }
     public var code: Code
     public var message: String
@@ -355,7 +354,6 @@ public struct Event: Sendable, Equatable, CustomStringConvertible {
         public static let assigned = Kind("assigned")
         public static let stalled = Kind("stalled")
         public static let transfer = Kind("leadership_transfer")
-        public static let operatorAction = Kind("operator_action")
         public static let switchover = Kind("switchover")
         public static let snapshot = Kind("snapshot")
         public static let started = Kind("started")

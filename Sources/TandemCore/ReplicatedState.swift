@@ -68,7 +68,6 @@ public struct ReplicatedState: Sendable, Equatable {
 
     /// What applying an entry did, for the node that applies it.
     public enum Effect: Sendable, Equatable {
-        case none
         case reply(RequestOrigin, Response)
         case ownerChanged(GroupID)
         case configChanged
