@@ -163,6 +163,9 @@ public struct ClusterConfig: Sendable, Equatable {
         return out
     }
 
+    /// The longest node or group id: node ids travel in the clear header of every sealed packet.
+    public static let maxIdentifierBytes = 64
+
     /// The problems of one node or group id: empty, characters outside [a-z0-9._-], or a
     /// repeat of an earlier id (reported once, at its second appearance).
     private func idProblems(
@@ -174,6 +177,9 @@ public struct ClusterConfig: Sendable, Equatable {
         } else if !isValidIdentifier(name) {
             out.append(ConfigProblem(
                 key: key, message: "\(kind) id \"\(name)\" may contain only a-z, 0-9, '.', '_' and '-'; rename it"))
+        } else if name.utf8.count > Self.maxIdentifierBytes {
+            out.append(ConfigProblem(
+                key: key, message: "\(kind) id \"\(name)\" is \(name.utf8.count) characters long; use at most \(Self.maxIdentifierBytes) (ids travel in every sealed packet)"))
         }
         if !seen.insert(name).inserted, reported.insert(name).inserted {
             out.append(ConfigProblem(key: key, message: "duplicate \(kind) id; every \(kind) needs its own id, rename or remove the repeated one"))

@@ -262,9 +262,10 @@ extension TandemNode {
             }
             return
         }
-        // The owner failed or stopped while the move was prepared: end it; the failover
-        // path takes over.
-        if g.owner != nil, released || ownerFailed(group, g, now: now) {
+        // The owner failed, or stopped without being asked, while the move was prepared: end
+        // it; the failover path takes over. A release this controller asked for is the move
+        // going to plan (rule 4(a) then lets it reassign at once, below).
+        if g.owner != nil, (released && releaseAsked[group] == nil) || ownerFailed(group, g, now: now) {
             end(.refused(Refusal(.rolledBack, "\(g.owner!) failed before \(group) could be moved; failover takes over")))
             return
         }

@@ -166,6 +166,25 @@ public struct KVStore: Sendable, Equatable {
     /// The number of keys.
     public var count: Int { entries.count }
 
+    /// A store restored exactly, history included (for a snapshot codec: the result is `==` to
+    /// the store that `entries`, `revision`, `historyLimit` and `retainedHistory` were read from).
+    /// Precondition: as for `init(entries:revision:historyLimit:)`; `history` holds at most
+    /// `max(0, historyLimit)` events whose revisions are consecutive and end at `revision`.
+    public init(entries: [KVEntry], revision: UInt64, historyLimit: Int, history: [KVEvent]) {
+        self.init(entries: entries, revision: revision, historyLimit: historyLimit)
+        precondition(history.count <= self.historyLimit, "\(history.count) events kept, over the history limit \(self.historyLimit)")
+        precondition(UInt64(history.count) <= revision, "\(history.count) events kept at revision \(revision)")
+        let first = revision - UInt64(history.count) + 1
+        for (offset, event) in history.enumerated() {
+            precondition(event.revision == first + UInt64(offset), "history event at revision \(event.revision), expected \(first + UInt64(offset))")
+        }
+        self.history = history
+    }
+
+    /// The events the history keeps, oldest first: consecutive revisions ending at `revision`
+    /// (the same as `events(prefix: "", fromRevision: oldestRetainedRevision)`).
+    public var retainedHistory: [KVEvent] { Array(history[historyStart...]) }
+
     /// The number of events the history currently keeps.
     public var retainedEventCount: Int { history.count - historyStart }
 

@@ -120,12 +120,24 @@ public struct VoteRequest: Sendable, Equatable {
     /// Set only by a node told to campaign by a leadership transfer (`TimeoutNow`); voters
     /// then waive rule 5's wait, and the new leader treats the old one by rule 4(c).
     public var transfer: Bool
+    /// Memberwise (public so that `TandemWire` can decode it).
+    public init(term: Term, lastIndex: LogIndex, lastTerm: Term, transfer: Bool) {
+        self.term = term
+        self.lastIndex = lastIndex
+        self.lastTerm = lastTerm
+        self.transfer = transfer
+    }
 }
 
 /// The answer to a (pre-)vote request; a refusal carries the voter's term.
 public struct VoteReply: Sendable, Equatable {
     public var term: Term
     public var granted: Bool
+    /// Memberwise (public so that `TandemWire` can decode it).
+    public init(term: Term, granted: Bool) {
+        self.term = term
+        self.granted = granted
+    }
 }
 
 /// Log replication and heartbeat in one message (Raft AppendEntries), carrying the
@@ -143,6 +155,20 @@ public struct Append: Sendable, Equatable {
     public var owned: [GroupID: Epoch]
     /// The newest stamp received from the recipient, echoed (rule 2).
     public var echo: Stamp?
+    /// Memberwise (public so that `TandemWire` can decode it).
+    public init(
+        term: Term, prevIndex: LogIndex, prevTerm: Term, entries: [Entry], commit: LogIndex, round: UInt64,
+        owned: [GroupID: Epoch], echo: Stamp?
+    ) {
+        self.term = term
+        self.prevIndex = prevIndex
+        self.prevTerm = prevTerm
+        self.entries = entries
+        self.commit = commit
+        self.round = round
+        self.owned = owned
+        self.echo = echo
+    }
 }
 
 /// The answer to an `Append` or a snapshot. Any reply in the leader's term acknowledges its
@@ -157,6 +183,15 @@ public struct AppendReply: Sendable, Equatable {
     /// Present only when the append named the follower owner of a group (rule 2).
     public var stamp: Stamp?
     public var applied: LogIndex
+    /// Memberwise (public so that `TandemWire` can decode it).
+    public init(term: Term, success: Bool, match: LogIndex, round: UInt64, stamp: Stamp?, applied: LogIndex) {
+        self.term = term
+        self.success = success
+        self.match = match
+        self.round = round
+        self.stamp = stamp
+        self.applied = applied
+    }
 }
 
 /// A snapshot sent to a follower whose next entry was compacted away.
@@ -164,6 +199,12 @@ public struct SnapshotTransfer: Sendable, Equatable {
     public var term: Term
     public var snapshot: Snapshot
     public var round: UInt64
+    /// Memberwise (public so that `TandemWire` can decode it).
+    public init(term: Term, snapshot: Snapshot, round: UInt64) {
+        self.term = term
+        self.snapshot = snapshot
+        self.round = round
+    }
 }
 
 /// The hand-over of leadership: the target campaigns at once with `transfer` set. The old
@@ -171,6 +212,11 @@ public struct SnapshotTransfer: Sendable, Equatable {
 public struct TimeoutNow: Sendable, Equatable {
     public var term: Term
     public var standingLeft: Duration
+    /// Memberwise (public so that `TandemWire` can decode it).
+    public init(term: Term, standingLeft: Duration) {
+        self.term = term
+        self.standingLeft = standingLeft
+    }
 }
 
 /// Everything nodes say to each other. Messages may be lost, duplicated, delayed and
@@ -365,6 +411,18 @@ public struct Event: Sendable, Equatable, CustomStringConvertible {
     public var epoch: Epoch?
     public var reason: String
     public var evidence: String
+    /// Memberwise (public so that `TandemStore` can read events back).
+    public init(
+        kind: Kind, node: NodeID, term: Term, group: GroupID?, epoch: Epoch?, reason: String, evidence: String
+    ) {
+        self.kind = kind
+        self.node = node
+        self.term = term
+        self.group = group
+        self.epoch = epoch
+        self.reason = reason
+        self.evidence = evidence
+    }
     public var description: String {
         var s = "\(node) \(kind) term=\(term)"
         if let group { s += " group=\(group)" }

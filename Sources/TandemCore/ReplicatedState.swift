@@ -17,6 +17,13 @@ public struct Pending: Sendable, Equatable {
     public var from: NodeID?
     /// Set once the controller moved the group: the epoch of the move.
     public var movedAt: Epoch?
+    /// Memberwise (public so that `TandemWire` can decode it).
+    public init(kind: PendingKind, origin: RequestOrigin?, from: NodeID?, movedAt: Epoch?) {
+        self.kind = kind
+        self.origin = origin
+        self.from = from
+        self.movedAt = movedAt
+    }
 }
 
 /// Per group: `{owner, epoch, pending operator request}` (issue 3).
@@ -27,6 +34,14 @@ public struct GroupState: Sendable, Equatable {
     public var since: LogIndex = 0
     public var reason: String = ""
     public var pending: Pending?
+    /// Memberwise with defaults (public so that `TandemWire` can decode it).
+    public init(owner: NodeID? = nil, epoch: Epoch = 0, since: LogIndex = 0, reason: String = "", pending: Pending? = nil) {
+        self.owner = owner
+        self.epoch = epoch
+        self.since = since
+        self.reason = reason
+        self.pending = pending
+    }
 }
 
 /// Per node: `{maintenance, reported health per group, upstream reachability}`.
@@ -35,6 +50,12 @@ public struct NodeState: Sendable, Equatable {
     /// Groups are absent until the node reports them.
     public var health: [GroupID: Bool] = [:]
     public var upstream = true
+    /// Memberwise with defaults (public so that `TandemWire` can decode it).
+    public init(maintenance: Bool = false, health: [GroupID: Bool] = [:], upstream: Bool = true) {
+        self.maintenance = maintenance
+        self.health = health
+        self.upstream = upstream
+    }
 }
 
 /// The state every voter agrees on: configuration, groups, nodes, freeze, recent term
@@ -247,5 +268,83 @@ public struct Snapshot: Sendable, Equatable {
         self.index = index
         self.term = term
         self.state = state
+    }
+}
+
+// MARK: - Exact serialisation (TandemWire)
+
+extension ReplicatedState {
+    /// Every stored field of a `ReplicatedState`, hidden ones included, so that a codec can
+    /// write a state and rebuild one that is `==` to it (a snapshot installed on a follower
+    /// must make its state equal to the leader's). Only `TandemWire` should need this.
+    public struct Parts: Sendable, Equatable {
+        public var config: ClusterConfig
+        public var groups: [GroupID: GroupState]
+        public var nodes: [NodeID: NodeState]
+        public var frozen: Bool
+        public var kv: KVStore
+        public var leaderOfTerm: [Term: NodeID]
+        public var applied: LogIndex
+        /// The dedupe memory of applied requests, in ring order: distinct, at most
+        /// `ReplicatedState.appliedOriginsLimit` of them.
+        public var appliedOrigins: [RequestOrigin]
+        /// The ring slot the next new origin overwrites: 0 until the ring is full, then in
+        /// `0..<appliedOriginsLimit`.
+        public var appliedOriginNext: Int
+
+        public init(
+            config: ClusterConfig, groups: [GroupID: GroupState], nodes: [NodeID: NodeState], frozen: Bool,
+            kv: KVStore, leaderOfTerm: [Term: NodeID], applied: LogIndex, appliedOrigins: [RequestOrigin],
+            appliedOriginNext: Int
+        ) {
+            self.config = config
+            self.groups = groups
+            self.nodes = nodes
+            self.frozen = frozen
+            self.kv = kv
+            self.leaderOfTerm = leaderOfTerm
+            self.applied = applied
+            self.appliedOrigins = appliedOrigins
+            self.appliedOriginNext = appliedOriginNext
+        }
+
+        /// Why these parts cannot form a state (the dedupe ring is inconsistent), or nil.
+        /// `init(parts:)` requires nil.
+        public var problem: String? {
+            let limit = ReplicatedState.appliedOriginsLimit
+            if appliedOrigins.count > limit {
+                return "\(appliedOrigins.count) remembered request origins, over the limit of \(limit)"
+            }
+            if Set(appliedOrigins).count != appliedOrigins.count { return "a request origin is remembered twice" }
+            if appliedOrigins.count < limit ? appliedOriginNext != 0 : !(0..<limit).contains(appliedOriginNext) {
+                return "ring position \(appliedOriginNext) is impossible with \(appliedOrigins.count) remembered origins"
+            }
+            return nil
+        }
+    }
+
+    /// How many applied request origins a state remembers (the dedupe memory's ring size).
+    public static var appliedOriginsLimit: Int { rememberedOrigins }
+
+    /// The state made of exactly these parts. Precondition: `parts.problem == nil`.
+    public init(parts: Parts) {
+        if let problem = parts.problem { preconditionFailure("inconsistent replicated state: \(problem)") }
+        self.init(config: parts.config)
+        groups = parts.groups
+        nodes = parts.nodes
+        frozen = parts.frozen
+        kv = parts.kv
+        leaderOfTerm = parts.leaderOfTerm
+        applied = parts.applied
+        appliedOrigins = Set(parts.appliedOrigins)
+        appliedOriginOrder = parts.appliedOrigins
+        appliedOriginNext = parts.appliedOriginNext
+    }
+
+    /// Every stored field of this state (see `Parts`); `ReplicatedState(parts: s.parts) == s`.
+    public var parts: Parts {
+        Parts(
+            config: config, groups: groups, nodes: nodes, frozen: frozen, kv: kv, leaderOfTerm: leaderOfTerm,
+            applied: applied, appliedOrigins: appliedOriginOrder, appliedOriginNext: appliedOriginNext)
     }
 }

@@ -496,3 +496,12 @@ private func explicitTiming(lease: Int) -> Timing {
     #expect(ConfigFormat.tenthMilliseconds(-8_950_000) == "-9.0ms")
     #expect(ConfigFormat.tenthMilliseconds(274_269_000, rounding: .down) == "274.2ms")
 }
+
+@Test func test_validate_nodeIdLongerThan64Bytes_namesTheNode() {
+    var config = goodConfig()
+    let long = String(repeating: "n", count: 65)
+    config.nodes.append(NodeConfig(NodeID(long), priority: 10))
+    let found = problems(config).filter { $0.message.contains("65 characters long") }
+    #expect(found.count == 1)
+    #expect(found.first?.key.contains(long) == true)
+}
