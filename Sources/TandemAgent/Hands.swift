@@ -1,0 +1,172 @@
+import Logging
+import Synchronization
+import TandemConfig
+import TandemCore
+import TandemResources
+
+/// The agent's hands and eyes: every group's resources, the health checks, the resource
+/// monitors and the notifiers, behind the few calls the runtime and the guard make.
+///
+/// A group's health, as reported to the core, is its checks (after rise/fall) and, while it
+/// is active here, its resources' own monitors (an `exec run` command that exited, a VIP
+/// that vanished): both must pass.
+public final class Hands: Sendable {
+    public enum HealthChange: Sendable {
+        case group(GroupID, passing: Bool, reason: String)
+        case upstream(reachable: Bool, reason: String)
+    }
+
+    let file: TandemFile
+    let node: NodeID
+    let logger: Logger
+    let groups: [GroupID: GroupResources]
+    let health: HealthMonitor
+    /// Changes of activity, applied to the monitor in order.
+    let activity: AsyncStream<(GroupID, Bool)>.Continuation
+    let state: Mutex<State>
+
+    struct State {
+        var tasks: [Task<Void, Never>] = []
+        var checksPass: [GroupID: Bool] = [:]
+        var resourcesPass: [GroupID: Bool] = [:]
+        var reported: [GroupID: Bool] = [:]
+        var active: Set<GroupID> = []
+        var onChange: (@Sendable (HealthChange) -> Void)?
+    }
+
+    public init(file: TandemFile, node: NodeID, logger: Logger) {
+        self.file = file
+        self.node = node
+        self.logger = logger
+        var groups: [GroupID: GroupResources] = [:]
+        for group in file.cluster.groups.map(\.id) {
+            groups[group] = GroupResources(group: group, specs: file.groupSpecs[group]?.resources ?? [], logger: logger)
+        }
+        self.groups = groups
+        var checks: [GroupID: [CheckSpec]] = [:]
+        for group in file.cluster.groups.map(\.id) { checks[group] = file.groupSpecs[group]?.checks ?? [] }
+        self.health = HealthMonitor(checks: checks, node: node)
+        let (stream, continuation) = AsyncStream<(GroupID, Bool)>.makeStream()
+        self.activity = continuation
+        self.state = Mutex(State())
+        let health = self.health
+        let task = Task {
+            for await (group, active) in stream { await health.setActive(group, active) }
+        }
+        state.withLock { $0.tasks.append(task) }
+    }
+
+    func context(_ group: GroupID, epoch: Epoch, role: String, reason: String) -> ResourceContext {
+        ResourceContext(group: group, role: role, epoch: epoch, node: node, reason: reason)
+    }
+
+    /// At agent start: stops every resource of every group, whatever state it is in.
+    public func sweepAll(reason: String) async {
+        for group in file.cluster.groups.map(\.id) {
+            let specs = file.groupSpecs[group]?.resources ?? []
+            guard !specs.isEmpty else { continue }
+            let problems = await GroupResources.sweep(
+                group: group, specs: specs, context: context(group, epoch: 0, role: "stopping", reason: reason), logger: logger)
+            for problem in problems { logger.warning("sweep of \(group): \(problem)") }
+        }
+    }
+
+    /// Starts the group's resources in order (rolled back on failure). Returns what failed,
+    /// and the process groups of its `exec run` commands (for the guard).
+    public func start(_ group: GroupID, epoch: Epoch, reason: String) async -> (problem: String?, processes: [Int32]) {
+        guard let resources = groups[group] else { return ("no such group \(group)", []) }
+        do {
+            try await resources.start(context(group, epoch: epoch, role: "active", reason: reason))
+        } catch {
+            return (error.description, [])
+        }
+        return (nil, await resources.runningProcessIDs)
+    }
+
+    /// Stops the group's resources in reverse order, past failures (logged).
+    public func stop(_ group: GroupID, epoch: Epoch, reason: String) async {
+        guard let resources = groups[group] else { return }
+        do {
+            try await resources.stop(context(group, epoch: epoch, role: "stopping", reason: reason))
+        } catch {
+            logger.error("stopping \(group) epoch \(epoch): \(error)")
+        }
+    }
+
+    /// Starts the checks and the resource monitors; `onChange` hears every transition of a
+    /// group's health and of upstream reachability.
+    public func startMonitoring(every interval: Duration = .seconds(1), onChange: @escaping @Sendable (HealthChange) -> Void) {
+        state.withLock { $0.onChange = onChange }
+        let health = self.health
+        let run = Task { await health.run() }
+        let listen = Task { [self] in
+            for await event in health.events {
+                switch event {
+                case .check(let group, let name, let passing, let reason):
+                    logger.notice("check \(name) of \(group) \(passing ? "passes" : "fails")\(reason.map { ": \($0)" } ?? "")")
+                case .group(let group, let passing):
+                    update(group, checks: passing, reason: passing ? "" : "a check fails")
+                case .upstream(let reachable):
+                    onChange(.upstream(reachable: reachable, reason: reachable ? "" : "an upstream check fails"))
+                }
+            }
+        }
+        let monitors = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                let active = state.withLock { $0.active }
+                for group in active.sorted() {
+                    guard let resources = groups[group] else { continue }
+                    let result = await resources.monitor(context(group, epoch: 0, role: "active", reason: "monitor"))
+                    // Still active after the await? A stop in between makes the result moot.
+                    guard state.withLock({ $0.active.contains(group) }) else { continue }
+                    switch result {
+                    case .running: update(group, resources: true, reason: "")
+                    case .notRunning: update(group, resources: false, reason: "a resource is not running")
+                    case .failed(let why): update(group, resources: false, reason: why)
+                    }
+                }
+            }
+        }
+        state.withLock { $0.tasks += [run, listen, monitors] }
+    }
+
+    func update(_ group: GroupID, checks: Bool? = nil, resources: Bool? = nil, reason: String) {
+        let change: HealthChange? = state.withLock { s in
+            if let checks { s.checksPass[group] = checks }
+            if let resources { s.resourcesPass[group] = resources }
+            let passing = (s.checksPass[group] ?? true) && (s.resourcesPass[group] ?? true)
+            guard (s.reported[group] ?? true) != passing else { return nil }
+            s.reported[group] = passing
+            return .group(group, passing: passing, reason: reason)
+        }
+        if let change, let onChange = state.withLock({ $0.onChange }) { onChange(change) }
+    }
+
+    /// Whether the group is active here: `active` checks and resource monitors run only then.
+    public func setActive(_ group: GroupID, _ active: Bool) {
+        let changed = state.withLock { s in
+            if active { return s.active.insert(group).inserted }
+            s.resourcesPass[group] = nil
+            return s.active.remove(group) != nil
+        }
+        guard changed else { return }
+        activity.yield((group, active))
+        if !active { update(group, reason: "") }
+    }
+
+    /// Tells every notifier about an event (never blocks).
+    public func notify(_ event: Event) {
+        for notifier in file.notify {
+            let context = event.group.map { group in
+                ResourceContext(group: group, role: event.kind.name, epoch: event.epoch ?? 0, node: node, reason: event.reason)
+            }
+            TandemResources.notify(notifier, event: event.kind.name, message: event.description, node: node, context: context, logger: logger)
+        }
+    }
+
+    public func stopMonitors() {
+        activity.finish()
+        for task in state.withLock({ $0.tasks }) { task.cancel() }
+    }
+}

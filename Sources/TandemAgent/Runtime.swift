@@ -1,0 +1,359 @@
+import Logging
+import NIOCore
+import NIOPosix
+import TandemConfig
+import TandemCore
+import TandemStore
+import TandemWire
+
+/// The node runtime (DESIGN §3): interprets the core's directives on a real clock, real
+/// sockets, a real disk and real resources, and feeds it messages, timers, check results,
+/// stalls and operator requests. It decides nothing the core could decide.
+///
+/// An actor whose executor is the agent's one event loop: socket handlers, timers and the
+/// core all run on that thread without hops, so a step's directives are carried out in order.
+/// Persisting happens on that thread too (one fsync per step, before anything after it:
+/// `PersistOp`'s contract); resources start and stop in tasks that report back as inputs.
+public actor NodeRuntime {
+    nonisolated let loop: any EventLoop
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+
+    public nonisolated let id: NodeID
+    public nonisolated let file: TandemFile
+    let logger: Logger
+    let store: Store
+    var node: TandemNode
+    var transport: Transport!
+    let guardian: GuardClient
+    let hands: Hands
+    let notifier: SystemdNotifier
+    let started = AgentClock.now()
+
+    var timers: [TimerID: Scheduled<Void>] = [:]
+    var tick: RepeatedTask?
+    var lastTick: Instant
+    var lastWatchdog: Instant = .zero
+    var stalls = 0
+    var longestStall: Duration = .zero
+
+    var nextRequestID: UInt64 = 0
+    var waiting: [UInt64: CheckedContinuation<Response, Never>] = [:]
+    var recentEvents: [StoredEvent] = []
+    /// Per group: the chain of resource operations (start and stop never overlap).
+    var groupWork: [GroupID: Task<Void, Never>] = [:]
+    var stopping = false
+    var failed: String?
+
+    /// Opens the store, tears down whatever a previous run left active, binds the links and
+    /// starts the core. Throws with a message naming what is wrong (key, address, store).
+    public init(
+        file: TandemFile, configPath: String, node id: NodeID, keys: [ClusterKey], executable: String,
+        group: any EventLoopGroup, logger: Logger, environment: [String: String]
+    ) async throws(AgentError) {
+        self.loop = group.next()
+        self.id = id
+        self.file = file
+        self.logger = logger
+        self.notifier = SystemdNotifier(environment: environment)
+        self.lastTick = AgentClock.now()
+        let storePath = file.dataDir + "/\(id).sqlite"
+        do {
+            self.store = try Store(path: storePath)
+        } catch {
+            throw AgentError("cannot open the store \(storePath): \(error)")
+        }
+        let persisted: PersistentState
+        do {
+            persisted = try store.load()
+        } catch {
+            throw AgentError("cannot read the store \(storePath): \(error)")
+        }
+        var seed = SystemRandomNumberGenerator()
+        self.node = TandemNode(id: id, config: file.cluster, persisted: persisted, seed: seed.next())
+        let hands = Hands(file: file, node: id, logger: logger)
+        self.hands = hands
+        // Whatever a dead agent left running is stopped before this one takes part.
+        await hands.sweepAll(reason: "agent start: stopping what a previous run may have left active")
+        self.guardian = try GuardClient(executable: executable, arguments: ["--config", configPath, "--node", id.name])
+        let incarnation = persisted.incarnation + 1
+        let sealer = Sealer(cluster: file.cluster.name, key: keys[0], sender: id, incarnation: incarnation)
+        let others = Set(file.cluster.nodes.map(\.id).filter { $0 != id })
+        let opener = Opener(cluster: file.cluster.name, keys: keys, receiver: id, senders: others)
+        let probeInterval = max(file.cluster.timing.heartbeat, .milliseconds(10))
+        let loop = self.loop
+        let transport = try Transport(
+            loop: loop, me: id, file: file, sealer: sealer, opener: opener, probeInterval: probeInterval,
+            deliver: { [unowned self] from, message in
+                self.assumeIsolated { $0.feed(.message(from: from, message)) }
+            },
+            log: { [logger] in logger.info("\($0)") })
+        try await transport.bind(group: group)
+        await self.begin(transport)
+    }
+
+    func begin(_ transport: Transport) {
+        self.transport = transport
+        feed(.start)
+        precondition(node.incarnation > 0)
+        let interval = max(file.cluster.timing.heartbeat, .milliseconds(10))
+        lastTick = AgentClock.now()
+        tick = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(interval.nanoseconds), delay: .nanoseconds(interval.nanoseconds)) {
+            [unowned self] _ in
+            self.assumeIsolated { $0.onTick(interval) }
+        }
+        let (changes, sink) = AsyncStream<Hands.HealthChange>.makeStream()
+        hands.startMonitoring { sink.yield($0) }
+        // One consumer keeps the order of transitions.
+        Task { [unowned self] in
+            for await change in changes { self.healthChanged(change) }
+        }
+        notifier.notify("READY=1\nSTATUS=member of \(file.cluster.name) as \(id)")
+        logger.info("agent \(id) started: incarnation \(node.incarnation), term \(node.term), log through \(node.lastLogIndex)")
+    }
+
+    // MARK: - Inputs
+
+    /// Steps the core once and carries out what it says.
+    func feed(_ input: Input) {
+        guard failed == nil else { return }
+        let now = AgentClock.now()
+        let directives = node.step(input, now: now)
+        execute(directives)
+    }
+
+    func execute(_ directives: [Directive]) {
+        // Group commit: every persist of the step in one transaction, durable before any
+        // other directive of the step is carried out (moving a persist earlier is safe).
+        var ops: [PersistOp] = []
+        for case .persist(let op) in directives { ops.append(op) }
+        if !ops.isEmpty {
+            do {
+                try store.persist(ops)
+            } catch {
+                fail("cannot persist to \(store.path): \(error)")
+                return
+            }
+        }
+        var events: [StoredEvent] = []
+        for directive in directives {
+            switch directive {
+            case .persist:
+                continue
+            case .send(let to, let message):
+                transport.send(message, to: to)
+            case .schedule(let timer, let at):
+                timers[timer]?.cancel()
+                let delay = max(0, (at - AgentClock.now()).nanoseconds)
+                timers[timer] = loop.scheduleTask(in: .nanoseconds(delay)) { [unowned self] in
+                    self.assumeIsolated { $0.timerFired(timer) }
+                }
+            case .cancel(let timer):
+                timers.removeValue(forKey: timer)?.cancel()
+            case .activate(let group, _, let epoch, let until, let reason):
+                activate(group, epoch: epoch, until: until, reason: reason)
+            case .renew(let group, _, let until):
+                if let epoch = node.activeGroups[group] { guardian.hold(group, epoch: epoch, until: until) }
+            case .deactivate(let group, let epoch, let reason):
+                deactivate(group, epoch: epoch, reason: reason)
+            case .reply(let requestID, let response):
+                waiting.removeValue(forKey: requestID)?.resume(returning: response)
+            case .event(let event):
+                logger.notice("\(event.description)")
+                events.append(StoredEvent(id: 0, wallTime: AgentClock.wallMilliseconds(), event: event))
+                hands.notify(event)
+            }
+        }
+        if !events.isEmpty { record(events) }
+    }
+
+    func timerFired(_ timer: TimerID) {
+        timers[timer] = nil
+        feed(.timer(timer))
+    }
+
+    /// Every probe interval: probes, stall measurement, the systemd watchdog.
+    func onTick(_ interval: Duration) {
+        let now = AgentClock.now()
+        let late = (now - lastTick) - interval
+        lastTick = now
+        let threshold = Duration.nanoseconds(file.cluster.timing.lease.nanoseconds / 2)
+        if late > threshold {
+            stalls += 1
+            longestStall = max(longestStall, late)
+            logger.warning("this agent was stalled for \(late) (its tick came late)")
+            feed(.stalled(late))
+        }
+        transport.probe(now: now)
+        if let every = notifier.watchdogInterval, now - lastWatchdog >= every {
+            lastWatchdog = now
+            notifier.notify("WATCHDOG=1")
+        }
+        if guardian.isBroken { fail("the guard process died: without it a stall could leave a group active past its deadline") }
+    }
+
+    func healthChanged(_ change: Hands.HealthChange) {
+        switch change {
+        case .group(let group, let passing, let reason):
+            logger.notice("checks of \(group) \(passing ? "pass" : "fail")\(reason.isEmpty ? "" : ": \(reason)")")
+            feed(.checks(group: group, passing: passing))
+        case .upstream(let reachable, let reason):
+            logger.notice("upstream \(reachable ? "reachable" : "unreachable")\(reason.isEmpty ? "" : ": \(reason)")")
+            feed(.upstream(reachable: reachable))
+        }
+    }
+
+    // MARK: - Groups
+
+    func activate(_ group: GroupID, epoch: Epoch, until: Instant, reason: String) {
+        // The guard holds the deadline before anything starts.
+        guardian.hold(group, epoch: epoch, until: until)
+        let previous = groupWork[group]
+        let hands = self.hands
+        let guardian = self.guardian
+        groupWork[group] = Task { [unowned self] in
+            await previous?.value
+            let result = await hands.start(group, epoch: epoch, reason: reason)
+            for pid in result.processes { guardian.addProcess(group, pid: pid) }
+            if let problem = result.problem { self.logger.error("\(group) epoch \(epoch) failed to start: \(problem)") }
+            self.started(group, epoch: epoch, ok: result.problem == nil)
+        }
+    }
+
+    func started(_ group: GroupID, epoch: Epoch, ok: Bool) {
+        hands.setActive(group, ok)
+        feed(.groupStarted(group: group, epoch: epoch, ok: ok))
+    }
+
+    func deactivate(_ group: GroupID, epoch: Epoch, reason: String) {
+        hands.setActive(group, false)
+        let previous = groupWork[group]
+        let hands = self.hands
+        let guardian = self.guardian
+        groupWork[group] = Task { [unowned self] in
+            await previous?.value
+            await hands.stop(group, epoch: epoch, reason: reason)
+            guardian.release(group)
+            await self.stopped(group, epoch: epoch)
+        }
+    }
+
+    func stopped(_ group: GroupID, epoch: Epoch) {
+        feed(.groupStopped(group: group, epoch: epoch))
+    }
+
+    // MARK: - Requests
+
+    /// Hands a request to the core and waits for its answer (or `timeout`).
+    public func request(_ request: Request, timeout: Duration = .seconds(10)) async -> Response {
+        if let failed { return .refused(Refusal(.busy, "this agent has failed: \(failed)")) }
+        if stopping, case .action = request {
+            return .refused(Refusal(.busy, "this agent is shutting down"))
+        }
+        return await take(request, timeout: timeout)
+    }
+
+    /// Hands a request to the core (also during shutdown: the hand-over uses it).
+    func take(_ request: Request, timeout: Duration) async -> Response {
+        nextRequestID += 1
+        let requestID = nextRequestID
+        let timer = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [unowned self] in
+            self.assumeIsolated {
+                $0.waiting.removeValue(forKey: requestID)?.resume(
+                    returning: .refused(Refusal(.timedOut, "no answer within \(timeout); the outcome is unknown")))
+            }
+        }
+        let response = await withCheckedContinuation { continuation in
+            waiting[requestID] = continuation
+            feed(.request(id: requestID, request))
+        }
+        timer.cancel()
+        return response
+    }
+
+    /// The local replicated state (what this node has applied).
+    public var state: ReplicatedState { node.state }
+
+    // MARK: - Events
+
+    func record(_ events: [StoredEvent]) {
+        do {
+            try store.appendEvents(events)
+        } catch {
+            logger.error("cannot record \(events.count) events in \(store.path): \(error)")
+        }
+        recentEvents.append(contentsOf: events)
+        if recentEvents.count > 200 { recentEvents.removeFirst(recentEvents.count - 200) }
+    }
+
+    // MARK: - Shutdown
+
+    /// SIGTERM: hands every group this node owns to a standby (a planned switchover), hands
+    /// leadership to another voter, then stops what is still active and closes everything.
+    public func shutdown(handOverWithin limit: Duration) async {
+        guard !stopping else { return }
+        stopping = true
+        notifier.notify("STOPPING=1\nSTATUS=handing over")
+        let deadline = AgentClock.now() + limit
+        if failed == nil {
+            for group in file.cluster.groups.map(\.id) where node.state.groups[group]?.owner == id {
+                let left = deadline - AgentClock.now()
+                guard left > .zero else { break }
+                logger.notice("shutdown: handing \(group) to a standby")
+                let response = await take(.action(.switchover(group, to: nil)), timeout: left)
+                logger.notice("shutdown: switchover of \(group): \(response)")
+            }
+            // Hand leadership over too, so that the new owner's standing never lapses waiting
+            // for an election. The target may need a moment to catch up: retry briefly.
+            let transferDeadline = min(deadline, AgentClock.now() + .seconds(3))
+            while node.role == .leader, let target = transferTarget() {
+                let left = transferDeadline - AgentClock.now()
+                guard left > .zero else { break }
+                let response = await take(.transferLeadership(to: target), timeout: left)
+                logger.notice("shutdown: leadership to \(target): \(response)")
+                if case .refused(let refusal) = response, refusal.code == .targetNotReady {
+                    try? await Task.sleep(for: file.cluster.timing.heartbeat)
+                    continue
+                }
+                break
+            }
+        }
+        await stopAll(reason: "agent shutting down")
+    }
+
+    /// The voter to hand leadership to: the healthiest caught-up one, by configuration order.
+    func transferTarget() -> NodeID? {
+        let last = node.lastLogIndex
+        return file.cluster.voters.first { $0 != id && (node.matchIndex(of: $0) ?? 0) >= last }
+            ?? file.cluster.voters.first { $0 != id }
+    }
+
+    func stopAll(reason: String) async {
+        tick?.cancel()
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
+        transport?.close()
+        for (group, epoch) in node.activeGroups.sorted(by: { $0.key < $1.key }) {
+            await groupWork[group]?.value
+            await hands.stop(group, epoch: epoch, reason: reason)
+            guardian.release(group)
+        }
+        for work in groupWork.values { await work.value }
+        hands.stopMonitors()
+        guardian.close()
+        for continuation in waiting.values {
+            continuation.resume(returning: .refused(Refusal(.busy, "the agent stopped")))
+        }
+        waiting.removeAll()
+    }
+
+    /// Something the agent cannot carry on without (its disk, its guard): stop taking part.
+    /// The guard stops the groups at their deadlines at the latest; this stops them now.
+    func fail(_ reason: String) {
+        guard failed == nil else { return }
+        failed = reason
+        logger.critical("agent failed: \(reason); stopping every group and leaving the cluster")
+        Task { await self.stopAll(reason: reason) }
+    }
+
+    public var failure: String? { failed }
+}

@@ -1,0 +1,70 @@
+import TandemConfig
+import TandemStore
+import TandemWire
+import TandemCore
+
+extension NodeRuntime {
+    /// The status page's data, from this node's point of view.
+    public func status() -> AgentStatus {
+        let now = AgentClock.now()
+        let state = node.state
+        let links = transport?.report(now: now) ?? []
+        var nodes: [AgentStatus.NodeRow] = []
+        for config in file.cluster.nodes {
+            let n = state.nodes[config.id]
+            let up = links.filter { $0.peer == config.id && $0.up }.map(\.link)
+            nodes.append(AgentStatus.NodeRow(
+                id: config.id.name, kind: config.kind.rawValue,
+                role: config.id == id ? node.role.rawValue : (config.id == node.leader ? "leader" : nil),
+                maintenance: n?.maintenance ?? false, upstream: n?.upstream ?? true,
+                health: Dictionary(uniqueKeysWithValues: (n?.health ?? [:]).map { ($0.key.name, $0.value) }),
+                linksUp: config.id == id ? nil : up,
+                match: node.matchIndex(of: config.id)))
+        }
+        var groups: [AgentStatus.GroupRow] = []
+        for config in file.cluster.groups {
+            let g = state.groups[config.id]
+            var ready: [String] = []
+            var notReady: [String: String] = [:]
+            for candidate in file.cluster.candidates(for: config) where candidate != g?.owner {
+                switch node.readiness(of: candidate, for: config.id, now: now) {
+                case .ready: ready.append(candidate.name)
+                case .notReady(let why): notReady[candidate.name] = why
+                case .unknown: notReady[candidate.name] = "only the leader knows (ask \(node.leader?.name ?? "the leader"))"
+                }
+            }
+            var pending: String?
+            if let p = g?.pending { pending = "\(p.kind)" + (p.from.map { " from \($0)" } ?? "") }
+            groups.append(AgentStatus.GroupRow(
+                id: config.id.name, owner: g?.owner?.name, epoch: g?.epoch ?? 0, reason: g?.reason ?? "",
+                activeHere: node.activeGroups[config.id] != nil, phase: node.localPhase(config.id),
+                readyStandbys: ready, notReady: notReady, pending: pending))
+        }
+        let rejected = transport.map { t in
+            Dictionary(uniqueKeysWithValues: t.opener.rejections.map { ("\($0.key)", $0.value) })
+        } ?? [:]
+        let events = recentEvents.suffix(50).map { stored in
+            AgentStatus.EventRow(
+                id: stored.id, wallMilliseconds: stored.wallTime, kind: stored.event.kind.name,
+                node: stored.event.node.name, group: stored.event.group?.name, epoch: stored.event.epoch,
+                reason: stored.event.reason, evidence: stored.event.evidence)
+        }
+        let timing = file.cluster.timing
+        return AgentStatus(
+            cluster: file.cluster.name, node: id.name, role: node.role.rawValue, term: node.term,
+            leader: node.leader?.name, quorum: node.leader != nil,
+            configRevision: node.config.revision, commitIndex: node.commitIndex, appliedIndex: node.appliedIndex,
+            lastLogIndex: node.lastLogIndex, incarnation: node.incarnation,
+            timing: timing.profile ?? "heartbeat \(timing.heartbeat), election timeout \(timing.electionTimeout), lease \(timing.lease)",
+            frozen: state.frozen, kvRevision: state.kv.revision,
+            kvDigest: String(state.kv.digest, radix: 16),
+            nodes: nodes, groups: groups,
+            links: links.map {
+                AgentStatus.LinkRow(
+                    peer: $0.peer.name, link: $0.link, up: $0.up, rttMilliseconds: $0.rtt.map(\.milliseconds),
+                    loss: $0.loss, lastSeenMillisecondsAgo: $0.lastSeen.map(\.milliseconds), stream: $0.stream)
+            },
+            rejected: rejected, stalls: stalls, longestStallMilliseconds: longestStall.milliseconds,
+            events: events, uptimeSeconds: (now - started).milliseconds / 1000)
+    }
+}

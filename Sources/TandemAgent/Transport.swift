@@ -1,0 +1,390 @@
+import NIOCore
+import NIOPosix
+import TandemConfig
+import TandemCore
+import TandemWire
+
+/// The links (DESIGN §5). Control messages go as sealed UDP datagrams on every healthy link
+/// at once (the receiver's replay window drops the copies); large messages (log batches,
+/// snapshots) go as sealed frames on one TCP stream per peer over its best link, so they
+/// never delay a heartbeat. Per link and peer it keeps RTT, loss, last seen and up/down.
+///
+/// Confined to the runtime's event loop: every method runs on it.
+final class Transport: @unchecked Sendable {
+    /// Datagrams above this go on the stream instead (no IP fragmentation on Ethernet).
+    static let maxDatagramBytes = 1400
+    /// How many probes the loss ratio is computed over.
+    static let lossWindow = 50
+
+    let loop: any EventLoop
+    let me: NodeID
+    let localLinks: [Endpoint]
+    var sealer: Sealer
+    var opener: Opener
+    let probeInterval: Duration
+    let deliver: (NodeID, Message) -> Void
+    let log: (String) -> Void
+
+    var udp: [(any Channel)?] = []
+    var listeners: [any Channel] = []
+    var peers: [NodeID: Peer] = [:]
+    /// Datagrams and frames received, and sent, for the status page.
+    var received = 0
+    var sent = 0
+    var sendErrors = 0
+
+    struct Peer {
+        var addresses: [SocketAddress?]
+        var links: [LinkState]
+        var stream: Stream = .idle
+        var queued: [ByteBuffer] = []
+    }
+
+    enum Stream {
+        case idle
+        case connecting(link: Int)
+        case connected(any Channel, link: Int)
+    }
+
+    /// One path to one peer: the k-th link of both nodes.
+    struct LinkState {
+        var up = false
+        var lastSeen: Instant?
+        var rtt: Duration?
+        var consecutiveReplies = 0
+        var probeSequence: UInt64 = 0
+        /// The last probes sent: sequence → answered.
+        var window: [(sequence: UInt64, sentAt: Instant, answered: Bool)] = []
+        var changedAt: Instant?
+
+        var loss: Double {
+            // Probes younger than one interval may still be answered: not counted yet.
+            let settled = window.dropLast()
+            guard !settled.isEmpty else { return 0 }
+            return Double(settled.filter { !$0.answered }.count) / Double(settled.count)
+        }
+    }
+
+    init(
+        loop: any EventLoop, me: NodeID, file: TandemFile, sealer: Sealer, opener: Opener, probeInterval: Duration,
+        deliver: @escaping (NodeID, Message) -> Void, log: @escaping (String) -> Void
+    ) throws(AgentError) {
+        self.loop = loop
+        self.me = me
+        self.localLinks = file.addresses[me]?.links ?? []
+        self.sealer = sealer
+        self.opener = opener
+        self.probeInterval = probeInterval
+        self.deliver = deliver
+        self.log = log
+        for (id, addresses) in file.addresses where id != me {
+            var resolved: [SocketAddress?] = []
+            for (k, endpoint) in addresses.links.enumerated() where k < localLinks.count {
+                do {
+                    resolved.append(try SocketAddress(ipAddress: endpoint.host, port: endpoint.port))
+                } catch {
+                    throw AgentError("link \(k + 1) of \(id) (\(endpoint)) is not an IP address: \(error)")
+                }
+            }
+            peers[id] = Peer(addresses: resolved, links: Array(repeating: LinkState(), count: resolved.count))
+        }
+    }
+
+    /// Binds a UDP socket and a TCP listener on every local link address.
+    func bind(group: any EventLoopGroup) async throws(AgentError) {
+        for (k, endpoint) in localLinks.enumerated() {
+            let link = k
+            do {
+                let channel = try await DatagramBootstrap(group: loop)
+                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(DatagramHandler(transport: self, link: link))
+                        }
+                    }
+                    .bind(host: endpoint.host, port: endpoint.port).get()
+                udp.append(channel)
+                let listener = try await ServerBootstrap(group: loop)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(FrameDecoder()))
+                            try channel.pipeline.syncOperations.addHandler(StreamInboundHandler(transport: self, link: link))
+                        }
+                    }
+                    .bind(host: endpoint.host, port: endpoint.port).get()
+                listeners.append(listener)
+            } catch {
+                throw AgentError("cannot listen on link \(k + 1) address \(endpoint) (UDP and TCP): \(error); is another agent running, or is the address not on this machine?")
+            }
+        }
+    }
+
+    func close() {
+        for channel in udp.compactMap({ $0 }) { channel.close(promise: nil) }
+        for channel in listeners { channel.close(promise: nil) }
+        for (id, peer) in peers {
+            if case .connected(let channel, _) = peer.stream { channel.close(promise: nil) }
+            peers[id]!.stream = .idle
+        }
+    }
+
+    // MARK: Sending
+
+    func send(_ message: Message, to node: NodeID) {
+        guard peers[node] != nil else { return }
+        var buffer = sealer.seal(.core(message), channel: .datagram)
+        if buffer.readableBytes <= Self.maxDatagramBytes {
+            sendDatagram(buffer, to: node)
+        } else {
+            buffer = sealer.seal(.core(message), channel: .stream)
+            sendFrame(buffer, to: node)
+        }
+    }
+
+    /// On every link that is up, or on all when none is (a link may be up unnoticed).
+    func sendDatagram(_ buffer: ByteBuffer, to node: NodeID) {
+        guard let peer = peers[node] else { return }
+        let upLinks = peer.links.indices.filter { peer.links[$0].up }
+        for k in (upLinks.isEmpty ? Array(peer.links.indices) : upLinks) {
+            sendDatagram(buffer, to: node, link: k)
+        }
+    }
+
+    func sendDatagram(_ buffer: ByteBuffer, to node: NodeID, link k: Int) {
+        guard let address = peers[node]?.addresses[k], k < udp.count, let channel = udp[k] else { return }
+        sent += 1
+        let promise = loop.makePromise(of: Void.self)
+        promise.futureResult.whenFailure { [weak self] _ in self?.sendErrors += 1 }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: promise)
+    }
+
+    func sendFrame(_ buffer: ByteBuffer, to node: NodeID) {
+        guard var peer = peers[node] else { return }
+        switch peer.stream {
+        case .connected(let channel, _):
+            sent += 1
+            channel.writeAndFlush(buffer, promise: nil)
+        case .connecting:
+            if peer.queued.count < 64 { peer.queued.append(buffer) }
+            peers[node] = peer
+        case .idle:
+            peer.queued = [buffer]
+            let link = bestLink(peer)
+            peer.stream = .connecting(link: link)
+            peers[node] = peer
+            connect(to: node, link: link)
+        }
+    }
+
+    /// The up link with the lowest RTT; link 1 when none is known to be up.
+    func bestLink(_ peer: Peer) -> Int {
+        let up = peer.links.indices.filter { peer.links[$0].up && peer.addresses[$0] != nil }
+        return up.min { (peer.links[$0].rtt ?? .seconds(1)) < (peer.links[$1].rtt ?? .seconds(1)) } ?? 0
+    }
+
+    func connect(to node: NodeID, link: Int) {
+        guard let address = peers[node]?.addresses[link] else {
+            peers[node]?.stream = .idle
+            return
+        }
+        ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(1))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(FrameEncoder()))
+                    try channel.pipeline.syncOperations.addHandler(StreamOutboundWatcher(transport: self, node: node))
+                }
+            }
+            .connect(to: address)
+            .hop(to: loop)
+            .whenComplete { [self] result in
+                guard var peer = peers[node] else { return }
+                switch result {
+                case .success(let channel):
+                    peer.stream = .connected(channel, link: link)
+                    for frame in peer.queued { channel.write(frame, promise: nil) }
+                    sent += peer.queued.count
+                    channel.flush()
+                    peer.queued = []
+                case .failure(let error):
+                    log("stream to \(node) over link \(link + 1) failed: \(error); \(peer.queued.count) frames dropped (resent by the protocol)")
+                    peer.stream = .idle
+                    peer.queued = []
+                }
+                peers[node] = peer
+            }
+    }
+
+    func streamClosed(_ node: NodeID, _ channel: any Channel) {
+        guard case .connected(let current, _) = peers[node]?.stream, current === channel else { return }
+        peers[node]!.stream = .idle
+    }
+
+    // MARK: Probes and link state
+
+    /// Sends a probe on every link to every peer and settles link states; call every
+    /// probe interval.
+    func probe(now: Instant) {
+        for id in peers.keys.sorted() {
+            for k in peers[id]!.links.indices {
+                var link = peers[id]!.links[k]
+                link.probeSequence += 1
+                link.window.append((link.probeSequence, now, false))
+                if link.window.count > Self.lossWindow { link.window.removeFirst(link.window.count - Self.lossWindow) }
+                // Down after four intervals without hearing anything on this link.
+                let silence = link.lastSeen.map { now - $0 } ?? .seconds(3600)
+                if link.up, silence > probeInterval * 4 {
+                    link.up = false
+                    link.consecutiveReplies = 0
+                    link.changedAt = now
+                    log("link \(k + 1) to \(id) is down: nothing heard for \(silence)")
+                }
+                peers[id]!.links[k] = link
+                let probe = Probe(link: UInt8(k), sequence: link.probeSequence, sentAt: now.nanoseconds, isReply: false)
+                sendDatagram(sealer.seal(.probe(probe), channel: .datagram), to: id, link: k)
+            }
+        }
+    }
+
+    // MARK: Receiving
+
+    func receivedDatagram(_ buffer: ByteBuffer, from address: SocketAddress, link k: Int) {
+        received += 1
+        switch opener.open(buffer) {
+        case .failure:
+            return  // counted by reason in the opener
+        case .success(let opened):
+            let now = AgentClock.now()
+            guard var peer = peers[opened.sender], k < peer.links.count else { return }
+            peer.links[k].lastSeen = now
+            switch opened.payload {
+            case .probe(let probe) where !probe.isReply:
+                var reply = probe
+                reply.isReply = true
+                peers[opened.sender] = peer
+                let sealed = sealer.seal(.probe(reply), channel: .datagram)
+                if k < udp.count, let channel = udp[k] {
+                    sent += 1
+                    channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: sealed), promise: nil)
+                }
+            case .probe(let probe):
+                var link = peer.links[k]
+                if let i = link.window.lastIndex(where: { $0.sequence == probe.sequence }), !link.window[i].answered {
+                    link.window[i].answered = true
+                    let sample = now - Instant(nanoseconds: probe.sentAt)
+                    link.rtt = link.rtt.map { ($0 * 7 + sample) / 8 } ?? sample
+                    link.consecutiveReplies += 1
+                    if !link.up, link.consecutiveReplies >= 2 {
+                        link.up = true
+                        link.changedAt = now
+                        log("link \(k + 1) to \(opened.sender) is up, rtt \(link.rtt!)")
+                    }
+                }
+                peer.links[k] = link
+                peers[opened.sender] = peer
+            case .core(let message):
+                peers[opened.sender] = peer
+                deliver(opened.sender, message)
+            }
+        }
+    }
+
+    func receivedFrame(_ buffer: ByteBuffer) {
+        received += 1
+        guard case .success(let opened) = opener.open(buffer), case .core(let message) = opened.payload else { return }
+        deliver(opened.sender, message)
+    }
+
+    // MARK: Status
+
+    struct LinkReport: Sendable {
+        var peer: NodeID
+        var link: Int
+        var up: Bool
+        var rtt: Duration?
+        var loss: Double
+        var lastSeen: Duration?
+        var stream: Bool
+    }
+
+    func report(now: Instant) -> [LinkReport] {
+        var out: [LinkReport] = []
+        for id in peers.keys.sorted() {
+            let peer = peers[id]!
+            var streamLink: Int?
+            if case .connected(_, let link) = peer.stream { streamLink = link }
+            for (k, link) in peer.links.enumerated() {
+                out.append(LinkReport(
+                    peer: id, link: k + 1, up: link.up, rtt: link.rtt, loss: link.loss,
+                    lastSeen: link.lastSeen.map { now - $0 }, stream: streamLink == k))
+            }
+        }
+        return out
+    }
+}
+
+// MARK: - Channel handlers
+
+final class DatagramHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let transport: Transport
+    let link: Int
+    init(transport: Transport, link: Int) {
+        self.transport = transport
+        self.link = link
+    }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        transport.receivedDatagram(envelope.data, from: envelope.remoteAddress, link: link)
+    }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP port unreachable and the like: the peer is down; links notice by silence.
+    }
+}
+
+@available(*, unavailable)
+extension DatagramHandler: Sendable {}
+
+final class StreamInboundHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let transport: Transport
+    let link: Int
+    init(transport: Transport, link: Int) {
+        self.transport = transport
+        self.link = link
+    }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        transport.receivedFrame(unwrapInboundIn(data))
+    }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        transport.log("closing an inbound stream on link \(link + 1): \(error)")
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension StreamInboundHandler: Sendable {}
+
+/// Notices when an outgoing stream closes, so that the next large message reconnects.
+final class StreamOutboundWatcher: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let transport: Transport
+    let node: NodeID
+    init(transport: Transport, node: NodeID) {
+        self.transport = transport
+        self.node = node
+    }
+    func channelInactive(context: ChannelHandlerContext) {
+        transport.streamClosed(node, context.channel)
+        context.fireChannelInactive()
+    }
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension StreamOutboundWatcher: Sendable {}

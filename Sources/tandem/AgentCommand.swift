@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import TandemAgent
+import TandemConfig
+import TandemCore
+import TandemHTTP
+import TandemWire
+import UnixSignals
+
+/// `tandem agent --config FILE --node ID`: runs one node until SIGTERM or SIGINT, which
+/// first hand this node's groups to a standby.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent", abstract: "Run this machine's node of the cluster (the same file on every node).")
+
+    @Option(name: .long, help: "The cluster's configuration file.")
+    var config: String = "/etc/tandem/tandem.yaml"
+
+    @Option(name: .long, help: "Which node of the file this machine is.")
+    var node: String
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Option(name: .long, help: "How long SIGTERM waits for this node's groups to move to a standby.")
+    var handOverSeconds: Double = 30
+
+    func run() async throws {
+        let file = try loadConfig(config)
+        let id = NodeID(node)
+        guard file.cluster.node(id) != nil else {
+            throw CLIError("\(config): there is no node \(node.debugDescription); the file has \(file.cluster.nodes.map(\.id.name).joined(separator: ", "))")
+        }
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw CLIError("unknown log level \(logLevel.debugDescription); use trace, debug, info, notice, warning, error or critical")
+        }
+        var keys: [ClusterKey] = []
+        for path in file.keyFiles {
+            do { keys.append(try ClusterKey.load(path: path)) } catch { throw CLIError("\(error)") }
+        }
+        try makeDirectory(file.dataDir)
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "tandem.\(node)")
+        logger.logLevel = level
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let runtime: NodeRuntime
+        do {
+            runtime = try await NodeRuntime(
+                file: file, configPath: config, node: id, keys: keys, executable: Processes.selfExecutable(),
+                group: group, logger: logger, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        var services: [any Service] = []
+        if let api = file.addresses[id]?.api {
+            services.append(AgentAPI.application(runtime: runtime, host: api.host, port: api.port, logger: logger))
+        } else {
+            logger.warning("node \(node) has no api address: status and KV are not served")
+        }
+        // Last in the list, so shut down first: the hand-over runs while the API still answers.
+        services.append(RuntimeService(runtime: runtime, handOver: .milliseconds(Int64(handOverSeconds * 1000))))
+        let serviceGroup = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await serviceGroup.run()
+        // Read before the runtime's event loop goes away (the actor runs on it).
+        let failure = await runtime.failure
+        try? await group.shutdownGracefully()
+        if let failure { throw CLIError("agent failed: \(failure)") }
+    }
+}
+
+/// The runtime as a service: runs until a graceful shutdown, then hands over and stops.
+struct RuntimeService: Service {
+    let runtime: NodeRuntime
+    let handOver: Duration
+    func run() async throws {
+        // Wakes at the graceful shutdown (SIGTERM/SIGINT) or when the runtime fails.
+        while !Task.isShuttingDownGracefully, await runtime.failure == nil {
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        await runtime.shutdown(handOverWithin: handOver)
+    }
+}
+
+/// `tandem guard`: started by the agent, never by hand (see `GuardProcess`).
+struct GuardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guard", abstract: "Internal: the standing guard the agent starts beside itself.", shouldDisplay: false)
+
+    @Option(name: .long) var config: String
+    @Option(name: .long) var node: String
+
+    func run() async throws {
+        let file = try loadConfig(config)
+        let logger = Logger(label: "tandem.guard.\(node)")
+        let hands = Hands(file: file, node: NodeID(node), logger: logger)
+        let process = GuardProcess(
+            teardown: { group, epoch, reason in await hands.stop(group, epoch: epoch, reason: reason) },
+            log: { logger.notice("\($0)") })
+        await process.run()
+    }
+}
+
+/// `tandem config check FILE`.
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config", abstract: "Work with the configuration file.", subcommands: [Check.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a configuration file without running anything; print every problem.")
+        @Argument(help: "The file to check.") var file: String
+        func run() async throws {
+            let loaded = try loadConfig(file)
+            let timing = loaded.cluster.timing
+            print("\(file): ok — cluster \(loaded.cluster.name), \(loaded.cluster.nodes.count) nodes, \(loaded.cluster.groups.count) groups, timing \(timing.profile ?? "explicit") (heartbeat \(timing.heartbeat), election timeout \(timing.electionTimeout), lease \(timing.lease))")
+        }
+    }
+}
+
+/// `tandem keygen [FILE]`.
+struct KeygenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen", abstract: "Make a new cluster key (to standard output, or to FILE with mode 0600).")
+    @Argument(help: "Write the key to this file (created with mode 0600; an existing file is not overwritten).")
+    var file: String?
+
+    func run() async throws {
+        let text = ClusterKey.generate().fileText
+        guard let file else {
+            print(text, terminator: "")
+            FileHandle.standardError.write(Data("keep it secret: the agent accepts the key file only with mode 0600 (chmod 600 FILE)\n".utf8))
+            return
+        }
+        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else { throw CLIError("cannot create \(file): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
+            throw CLIError("cannot write \(file): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Loads and validates a configuration file, or fails listing every problem.
+func loadConfig(_ path: String) throws -> TandemFile {
+    do {
+        return try ConfigFile.load(path: path)
+    } catch {
+        throw CLIError(error.problems.map(\.description).joined(separator: "\n"))
+    }
+}
+
+func makeDirectory(_ path: String) throws {
+    do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    } catch {
+        throw CLIError("cannot create the data directory \(path): \(error.localizedDescription)")
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import TandemAgent
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real agents as separate processes on loopback (no root): sealed UDP and TCP links,
+/// SQLite stores, the guard process, exec resources. Every test ends by checking, from the
+/// resources' own journal, that no two nodes ever ran the group at once.
+@Suite(.serialized)
+struct ClusterTests {
+    /// Starts a, b and w and waits until one node runs the group; returns that node.
+    func settled(_ cluster: ProcessCluster) throws -> String {
+        try cluster.startAll()
+        var owner = ""
+        let ok = cluster.wait(seconds: 20) {
+            let running = cluster.runningNodes()
+            if running.count == 1 { owner = running[0] }
+            return running.count == 1
+        }
+        if !ok { Issue.record("the cluster did not settle:\n\(cluster.logs())") }
+        try #require(ok)
+        return owner
+    }
+
+    @Test func crashOfTheActiveMovesTheGroup() throws {
+        let cluster = try ProcessCluster()
+        let owner = try settled(cluster)
+        #expect(owner == "a", "a is first in the prefer list")
+        cluster.signal(owner, SIGKILL)
+        _ = cluster.waitExit(owner, seconds: 5)
+        let moved = cluster.wait(seconds: 20) { cluster.runningNodes() == ["b"] }
+        #expect(moved, "b did not take over:\n\(cluster.logs())")
+        // a's guard saw the pipe close and stopped a's resources.
+        let stoppedA = cluster.wait(seconds: 5) { cluster.journal().contains { $0.kind == "stop" && $0.node == "a" } }
+        #expect(stoppedA, "the guard did not stop a's resources after the agent died:\n\(cluster.logs())")
+        #expect(cluster.overlaps() == [], "\(cluster.logs())")
+    }
+
+    @Test func sigtermHandsTheGroupOverFirst() throws {
+        let cluster = try ProcessCluster()
+        let owner = try settled(cluster)
+        cluster.signal(owner, SIGTERM)
+        let exit = cluster.waitExit(owner, seconds: 30)
+        #expect(exit == 0, "the agent should exit 0 after handing over:\n\(cluster.logs())")
+        let other = owner == "a" ? "b" : "a"
+        let moved = cluster.wait(seconds: 10) { cluster.runningNodes() == [other] }
+        #expect(moved, "\(other) did not take over:\n\(cluster.logs())")
+        // Planned: the journal shows the old owner stopped before the new one started, once.
+        let lines = cluster.journal()
+        #expect(lines.filter { $0.kind == "start" }.map(\.node) == [owner, other], "\(cluster.logs())")
+        #expect(cluster.overlaps() == [], "\(cluster.logs())")
+        // Moved by a planned switchover, not by failure detection.
+        let reason = cluster.status(other)?.groups.first?.reason ?? ""
+        #expect(reason.contains("planned switchover"), "\(reason)")
+    }
+
+    @Test func stalledActiveIsStoppedByItsGuardAndDoesNotFight() throws {
+        let cluster = try ProcessCluster()
+        let owner = try settled(cluster)
+        let other = owner == "a" ? "b" : "a"
+        cluster.signal(owner, SIGSTOP)
+        // The guard (not stopped) ends the group at its deadline; the other node takes over.
+        let moved = cluster.wait(seconds: 20) { cluster.runningNodes() == [other] }
+        #expect(moved, "\(other) did not take over from the stalled node:\n\(cluster.logs())")
+        let guardStopped = cluster.journal().contains { $0.kind == "stop" && $0.node == owner }
+        #expect(guardStopped, "the stalled node's guard did not stop its resources:\n\(cluster.logs())")
+        cluster.signal(owner, SIGCONT)
+        // Back from the stall it must not run the group again.
+        let rejoined = cluster.wait(seconds: 10) {
+            guard let s = cluster.status(owner) else { return false }
+            return s.role == "follower" && s.groups.first?.owner == other
+        }
+        #expect(rejoined, "\(owner) did not rejoin as a follower:\n\(cluster.logs())")
+        usleep(500_000)
+        #expect(cluster.runningNodes() == [other])
+        #expect(cluster.overlaps() == [], "\(cluster.logs())")
+    }
+
+    @Test func restartedNodeRejoinsAsStandbyWithManualFailback() throws {
+        let cluster = try ProcessCluster()
+        let owner = try settled(cluster)
+        let other = owner == "a" ? "b" : "a"
+        cluster.signal(owner, SIGKILL)
+        _ = cluster.waitExit(owner, seconds: 5)
+        #expect(cluster.wait(seconds: 20) { cluster.runningNodes() == [other] }, "\(cluster.logs())")
+        try cluster.start(owner)
+        let rejoined = cluster.wait(seconds: 20) {
+            guard let s = cluster.status(owner) else { return false }
+            return s.role == "follower" && s.commitIndex > 0 && s.groups.first?.owner == other
+        }
+        #expect(rejoined, "\(owner) did not rejoin:\n\(cluster.logs())")
+        usleep(1_000_000)
+        #expect(cluster.runningNodes() == [other], "failback is manual: the group stays on \(other)")
+        #expect(cluster.overlaps() == [], "\(cluster.logs())")
+    }
+
+    @Test func witnessDownMovesNothing() throws {
+        let cluster = try ProcessCluster()
+        let owner = try settled(cluster)
+        cluster.signal("w", SIGKILL)
+        _ = cluster.waitExit("w", seconds: 5)
+        usleep(2_000_000)
+        #expect(cluster.runningNodes() == [owner], "\(cluster.logs())")
+        #expect(cluster.journal().filter { $0.kind == "start" }.count == 1)
+        #expect(cluster.overlaps() == [], "\(cluster.logs())")
+    }
+
+    @Test func aNodeWithTheWrongKeyIsRejected() throws {
+        let cluster = try ProcessCluster()
+        let otherKey = cluster.directory + "/other.key"
+        try run([cluster.binary, "keygen", otherKey])
+        let config = try String(contentsOfFile: cluster.configPath, encoding: .utf8)
+            .replacingOccurrences(of: cluster.directory + "/cluster.key", with: otherKey)
+            .replacingOccurrences(of: "data_dir: \(cluster.directory)/data", with: "data_dir: \(cluster.directory)/data-b")
+        let otherConfig = cluster.directory + "/other.yaml"
+        try config.write(toFile: otherConfig, atomically: true, encoding: .utf8)
+        try cluster.start("a")
+        try cluster.start("w")
+        let pid = try spawn([cluster.binary, "agent", "--config", otherConfig, "--node", "b"], log: cluster.logPath("b"))
+        cluster.processes["b"] = pid
+        let rejected = cluster.wait(seconds: 10) { (cluster.status("a")?.rejected["forged"] ?? 0) > 0 }
+        #expect(rejected, "a did not count b's packets as forged:\n\(cluster.logs())")
+        // b can never join: it hears no leader, so it is never a follower of a's term.
+        let bStatus = cluster.status("b")
+        #expect(bStatus?.leader == nil || bStatus?.leader == "b", "\(String(describing: bStatus))")
+        #expect(cluster.overlaps() == [], "\(cluster.logs())")
+    }
+}

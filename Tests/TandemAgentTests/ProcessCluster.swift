@@ -1,0 +1,265 @@
+import Foundation
+import TandemAgent
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real cluster of `tandem agent` processes on loopback, for tests without root: a key,
+/// a configuration, one process per node, a journal of resource starts and stops written by
+/// the group's exec scripts (so a test can prove that no two nodes ever ran it at once).
+final class ProcessCluster: @unchecked Sendable {
+    let directory: String
+    let portBase: Int
+    let binary: String
+    var processes: [String: pid_t] = [:]
+
+    /// The `tandem` executable built beside the test bundle.
+    static var tandemBinary: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let exe = n > 0 ? String(cString: Array(buffer[0..<n]) + [0]) : CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // swift-testing runs .../debug/TandemPackageTests.xctest; XCTest may nest deeper.
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("tandem").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return "tandem"
+    }
+
+    init(timing: String = "balanced", nodes: [String] = ["a", "b", "w"]) throws {
+        directory = NSTemporaryDirectory() + "tandem-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        portBase = Int.random(in: 200...590) * 100
+        binary = Self.tandemBinary
+        try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+        try run([binary, "keygen", directory + "/cluster.key"])
+        let journal = directory + "/journal"
+        let start = "echo \\\"$(date +%s%N) start $TANDEM_NODE $TANDEM_EPOCH\\\" >> \(journal)"
+        let stop = "echo \\\"$(date +%s%N) stop $TANDEM_NODE $TANDEM_EPOCH\\\" >> \(journal)"
+        let config = """
+        cluster: test
+        key_file: \(directory)/cluster.key
+        data_dir: \(directory)/data
+        timing: \(timing)
+        nodes:
+          a: {links: ["127.0.0.1:\(portBase + 10)", "127.0.0.2:\(portBase + 10)"], api: "127.0.0.1:\(portBase + 81)", priority: 100}
+          b: {links: ["127.0.0.1:\(portBase + 20)", "127.0.0.2:\(portBase + 20)"], api: "127.0.0.1:\(portBase + 82)", priority: 90}
+          w: {links: ["127.0.0.1:\(portBase + 30)", "127.0.0.2:\(portBase + 30)"], api: "127.0.0.1:\(portBase + 83)", witness: true}
+        groups:
+          svc:
+            prefer: [a, b]
+            failback: manual
+            resources:
+              - exec: {start: "\(start)", stop: "\(stop)", timeout: 5s}
+
+        """
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    var configPath: String { directory + "/tandem.yaml" }
+    func apiPort(_ node: String) -> Int { portBase + ["a": 81, "b": 82, "w": 83][node]! }
+    func logPath(_ node: String) -> String { "\(directory)/\(node).log" }
+
+    func start(_ node: String, extra: [String] = []) throws {
+        let pid = try spawn([binary, "agent", "--config", configPath, "--node", node] + extra, log: logPath(node))
+        processes[node] = pid
+    }
+
+    func startAll() throws {
+        for node in ["a", "b", "w"] { try start(node) }
+    }
+
+    func signal(_ node: String, _ signal: Int32) {
+        if let pid = processes[node] { kill(pid, signal) }
+    }
+
+    /// Waits for the process to exit and returns its exit status (nil: still running at the limit).
+    func waitExit(_ node: String, seconds: Double) -> Int32? {
+        guard let pid = processes[node] else { return nil }
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                processes[node] = nil
+                return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    func status(_ node: String) -> AgentStatus? {
+        guard let data = try? httpGet(port: apiPort(node), path: "/v1/status") else { return nil }
+        return try? JSONDecoder().decode(AgentStatus.self, from: data)
+    }
+
+    /// Polls until `condition` holds (true) or the limit passes (false).
+    func wait(seconds: Double, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    /// Which node runs the group, as that node itself reports (nil: none or several).
+    func runningNodes(_ group: String = "svc") -> [String] {
+        ["a", "b", "w"].filter { node in
+            status(node)?.groups.contains { $0.id == group && $0.phase == "running" } ?? false
+        }
+    }
+
+    struct JournalLine: Equatable {
+        var at: UInt64
+        var kind: String
+        var node: String
+        var epoch: UInt64
+    }
+
+    func journal() -> [JournalLine] {
+        let text = (try? String(contentsOfFile: directory + "/journal", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            guard parts.count == 4, let at = UInt64(parts[0]), let epoch = UInt64(parts[3]) else { return nil }
+            return JournalLine(at: at, kind: String(parts[1]), node: String(parts[2]), epoch: epoch)
+        }
+    }
+
+    /// The safety property, from the resources' own records: the intervals during which
+    /// different nodes ran the group never overlap, and every epoch was started once.
+    func overlaps() -> [String] {
+        var open: [String: JournalLine] = [:]
+        var problems: [String] = []
+        var epochs: Set<UInt64> = []
+        for line in journal().sorted(by: { $0.at < $1.at }) {
+            if line.kind == "start" {
+                for (other, since) in open where other != line.node {
+                    problems.append("\(line.node) started epoch \(line.epoch) while \(other) ran epoch \(since.epoch)")
+                }
+                if !epochs.insert(line.epoch).inserted { problems.append("epoch \(line.epoch) started twice") }
+                open[line.node] = line
+            } else {
+                open[line.node] = nil
+            }
+        }
+        return problems
+    }
+
+    func logs() -> String {
+        ["a", "b", "w"].map { node in
+            let text = (try? String(contentsOfFile: logPath(node), encoding: .utf8)) ?? ""
+            return "---- \(node).log (last 40 lines)\n" + text.split(separator: "\n").suffix(40).joined(separator: "\n")
+        }.joined(separator: "\n") + "\n---- journal\n" + ((try? String(contentsOfFile: directory + "/journal", encoding: .utf8)) ?? "")
+    }
+
+    func stopAll() {
+        for (_, pid) in processes {
+            kill(pid, SIGCONT)
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        processes.removeAll()
+        // The guards end when their agent's pipe closes; give them a moment to tear down.
+        usleep(300_000)
+    }
+
+    deinit {
+        stopAll()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+func run(_ argv: [String]) throws {
+    let result = try runCapturing(argv)
+    guard result.status == 0 else {
+        throw TestFailure("\(argv.joined(separator: " ")) exited with \(result.status): \(result.output)")
+    }
+}
+
+/// Runs a command to completion (posix_spawn and waitpid: Foundation's Process can miss the
+/// exit of a child here) and returns its exit status and output (stdout and stderr).
+func runCapturing(_ argv: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    let outputPath = NSTemporaryDirectory() + "tandem-run-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
+    defer { unlink(outputPath) }
+    let pid = try spawn(argv, log: outputPath, environment: environment)
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return (code, output)
+}
+
+func spawn(_ argv: [String], log: String, environment: [String: String] = [:]) throws -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+    defer {
+        for p in cArgs { free(p) }
+        for p in cEnv { free(p) }
+    }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, &cEnv)
+    guard rc == 0 else { throw TestFailure("cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
+    return pid
+}
+
+/// A blocking GET on loopback (the test's own client, independent of the CLI's).
+func httpGet(port: Int, path: String, timeout: Double = 1) throws -> Data {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestFailure("socket") }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw TestFailure("connect \(port): \(String(cString: strerror(errno)))") }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    var data = Data()
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = recv(fd, &chunk, chunk.count, 0)
+        if n <= 0 { break }
+        data.append(contentsOf: chunk[0..<n])
+    }
+    guard let split = data.range(of: Data("\r\n\r\n".utf8)) else { throw TestFailure("no HTTP answer from \(port)") }
+    let head = String(decoding: data[..<split.lowerBound], as: UTF8.self)
+    guard head.hasPrefix("HTTP/1.1 200") else { throw TestFailure("HTTP answer: \(head.prefix(40))") }
+    var body = Data(data[split.upperBound...])
+    if head.lowercased().contains("transfer-encoding: chunked") {
+        // Good enough for the small answers of these tests: strip chunk framing.
+        var out = Data()
+        var rest = body
+        while let lineEnd = rest.range(of: Data("\r\n".utf8)) {
+            let size = Int(String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self), radix: 16) ?? 0
+            if size == 0 { break }
+            out.append(rest[lineEnd.upperBound..<(lineEnd.upperBound + size)])
+            rest = Data(rest[(lineEnd.upperBound + size + 2)...])
+        }
+        body = out
+    }
+    return body
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

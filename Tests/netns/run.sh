@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# End-to-end tests in network namespaces: nodes a, b and witness w and a client on two
+# bridges (two links per node), a real VIP, the service (`tandem echo`) answered by
+# whichever node holds the VIP, and a client probe sending every 2 ms. Each scenario checks
+# that the client never sees two nodes answer in turn, that the VIP is never on two nodes'
+# up interfaces at once, and that the outage is within the profile's bound.
+#
+#   Tests/netns/run.sh [SCENARIO...]     (root; TANDEM=path/to/tandem, PROFILE=fast)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIPPED: the network-namespace tests need root (ip netns, veth, nftables)"; exit 0
+fi
+for tool in ip nft python3; do
+  command -v $tool >/dev/null || { echo "FAIL: $tool is not installed"; exit 1; }
+done
+TANDEM=${TANDEM:-$PWD/.build/debug/tandem}
+TANDEM=$(readlink -f "$TANDEM")
+PROFILE=${PROFILE:-fast}
+. Tests/netns/lib.sh
+case $PROFILE in
+  fast) BOUND_MS=600 ;;        # unplanned outage bound (measured figures: BENCHMARKS.md)
+  balanced) BOUND_MS=2000 ;;
+  *) BOUND_MS=8000 ;;
+esac
+PLANNED_BOUND_MS=${PLANNED_BOUND_MS:-250}
+ROOT=$(mktemp -d /tmp/tandem-netns.XXXXXX)
+FAILED=0
+trap 'stop_all 2>/dev/null; net_down; exit' INT TERM
+
+# setup NAME [extra config lines...]: fresh store, key and agents; waits until a node runs
+# the group and sets OWNER (that node) and OTHER (the other node).
+setup() {
+  local name=$1; shift
+  DIR=$ROOT/$name
+  mkdir -p "$DIR/data"
+  "$TANDEM" keygen "$DIR/cluster.key" 2>/dev/null
+  write_config "$DIR/tandem.yaml" "$DIR" "$PROFILE" "$@"
+  net_up
+  for n in a b w; do start_agent $n "$DIR/tandem.yaml" "$DIR"; done
+  OWNER=""
+  for _ in $(seq 1 200); do
+    for n in a b; do running_on $n && OWNER=$n; done
+    [ -n "$OWNER" ] && break
+    sleep 0.1
+  done
+  if [ -z "$OWNER" ]; then
+    echo "FAIL $name: no node ran the group within 20 s"; tail -20 "$DIR"/a.log; FAILED=1
+    stop_all; return 1
+  fi
+  OTHER=$([ "$OWNER" = a ] && echo b || echo a)
+  sleep 0.5
+}
+
+# Probe the VIP from the client for SECONDS and watch which nodes hold the VIP.
+probe_start() {
+  ip netns exec "$(ns c)" "$TANDEM" probe "udp://$VIP:9000" --interval-ms 2 --seconds "$1" --out "$DIR/probe.json" > /dev/null 2>&1 &
+  PROBE_PID=$!
+  ( end=$((SECONDS + $1)); while [ $SECONDS -lt $end ]; do
+      h=""; for n in a b; do ip -n "$(ns $n)" -o addr show up 2>/dev/null | grep -q " $VIP/" && h="$h$n"; done
+      echo "$h"; sleep 0.01
+    done > "$DIR/holders.txt" ) &
+  WATCH_PID=$!
+}
+
+probe_wait() { wait $PROBE_PID; wait $WATCH_PID 2>/dev/null; }
+
+# check NAME EXPECTED_SEQUENCE BOUND_MS: judge the probe and the VIP watch.
+check() {
+  local name=$1 expected=$2 bound=$3
+  local verdict
+  verdict=$(python3 - "$DIR/probe.json" "$expected" "$bound" "$DIR/holders.txt" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+expected = sys.argv[2].split(",")
+bound = float(sys.argv[3])
+both = sum(1 for line in open(sys.argv[4]) if line.strip() == "ab")
+problems = []
+if p["splitBrain"]: problems.append("split brain seen by the client: %s" % p["sequence"])
+if p["sequence"] != expected: problems.append("answered by %s, expected %s" % (p["sequence"], expected))
+if p["longestGapMilliseconds"] > bound: problems.append("longest gap %.1f ms > %.0f ms" % (p["longestGapMilliseconds"], bound))
+if both: problems.append("VIP on a and b at once in %d samples" % both)
+print(("FAIL " + "; ".join(problems)) if problems else "ok", "| sent %d answered %d longest gap %.1f ms at %.2f s" % (p["sent"], p["answered"], p["longestGapMilliseconds"], p["longestGapStartSeconds"]))
+PY
+)
+  echo "$name: $verdict"
+  case $verdict in FAIL*) FAILED=1; for n in a b w; do echo "--- $n.log"; tail -15 "$DIR/$n.log"; done ;; esac
+}
+
+scenario_kill9() {
+  setup kill9 || return
+  probe_start 5; sleep 1
+  kill_agent $OWNER KILL
+  probe_wait
+  check "kill -9 of the active agent (the guard removes the VIP)" $OWNER,$OTHER $BOUND_MS
+  stop_all
+}
+
+scenario_power() {
+  setup power || return
+  probe_start 5; sleep 1
+  # Power loss: every process of the node dies and its links go dark at once.
+  ip -n "$(ns $OWNER)" link set eth1 down; ip -n "$(ns $OWNER)" link set eth2 down
+  for pid in $(ip netns pids "$(ns $OWNER)"); do kill -KILL "$pid" 2>/dev/null; done
+  probe_wait
+  check "power loss of the active (links down, every process killed)" $OWNER,$OTHER $BOUND_MS
+  stop_all
+}
+
+scenario_sigstop() {
+  setup sigstop || return
+  probe_start 6; sleep 1
+  kill_agent $OWNER STOP; sleep 3; kill_agent $OWNER CONT
+  probe_wait
+  check "SIGSTOP of the active for 3 s, then SIGCONT (it must not fight)" $OWNER,$OTHER $BOUND_MS
+  if running_on $OWNER; then echo "FAIL sigstop: $OWNER runs the group again after SIGCONT"; FAILED=1; fi
+  stop_all
+}
+
+scenario_link() {
+  setup link || return
+  probe_start 4; sleep 1
+  ip -n "$(ns $OWNER)" link set eth2 down
+  probe_wait
+  check "loss of link 2 of the active (nothing moves)" $OWNER 50
+  stop_all
+}
+
+scenario_isolation() {
+  setup isolation || return
+  probe_start 6; sleep 1
+  # Cut the active from the other nodes on both links; the client still reaches it.
+  ip netns exec "$(ns $OWNER)" nft -f - <<NFT
+table inet cut {
+  chain input { type filter hook input priority 0; ip saddr { $(node_ip $OTHER 1), $(node_ip w 1), $(node_ip $OTHER 2), $(node_ip w 2) } drop; }
+  chain output { type filter hook output priority 0; ip daddr { $(node_ip $OTHER 1), $(node_ip w 1), $(node_ip $OTHER 2), $(node_ip w 2) } drop; }
+}
+NFT
+  probe_wait
+  check "the active cut from the others, not from the client (it demotes itself)" $OWNER,$OTHER $BOUND_MS
+  stop_all
+}
+
+scenario_witness() {
+  setup witness || return
+  probe_start 4; sleep 1
+  kill_agent w KILL
+  probe_wait
+  check "witness down (nothing moves)" $OWNER 50
+  stop_all
+}
+
+scenario_restart() {
+  setup restart || return
+  probe_start 8; sleep 1
+  kill_agent $OWNER KILL; sleep 3
+  start_agent $OWNER "$DIR/tandem.yaml" "$DIR"
+  probe_wait
+  check "restart of the old active (rejoins as standby; failback manual)" $OWNER,$OTHER $BOUND_MS
+  if running_on $OWNER; then echo "FAIL restart: $OWNER runs the group after rejoining"; FAILED=1; fi
+  stop_all
+}
+
+scenario_check() {
+  setup check "    checks:" "      - {exec: \"test ! -e $ROOT/check/fail.\$TANDEM_NODE\", interval: 200ms, timeout: 150ms, rise: 1, fall: 2}" || return
+  probe_start 5; sleep 1
+  touch "$DIR/fail.$OWNER"
+  probe_wait
+  check "a failing service check on the active (moves to the standby)" $OWNER,$OTHER $BOUND_MS
+  stop_all
+}
+
+scenario_sigterm() {
+  setup sigterm || return
+  probe_start 5; sleep 1
+  kill_agent $OWNER TERM
+  probe_wait
+  check "SIGTERM of the active (planned hand-over)" $OWNER,$OTHER $PLANNED_BOUND_MS
+  stop_all
+}
+
+ALL="kill9 power sigstop link isolation witness restart check sigterm"
+for s in ${@:-$ALL}; do "scenario_$s"; done
+stop_all
+net_down
+if [ $FAILED -ne 0 ]; then echo "netns: FAILED (logs in $ROOT)"; exit 1; fi
+echo "netns: every scenario passed (profile $PROFILE)"
+rm -rf "$ROOT"
