@@ -110,10 +110,8 @@ enum UDPProbe {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw CLIError("\(host) is not an IPv4 address") }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw CLIError("connect: \(String(cString: strerror(errno)))") }
+        // Not connected: a service listening on every address answers from the node's own
+        // address, and that answer counts too (it names the node).
         let start = now()
         var next = start
         var sent = 0
@@ -124,7 +122,13 @@ enum UDPProbe {
             if t - start >= seconds { break }
             if t >= next {
                 var seq = UInt64(sent).bigEndian
-                _ = withUnsafeBytes(of: &seq) { send(fd, $0.baseAddress, 8, 0) }
+                _ = withUnsafeBytes(of: &seq) { bytes in
+                    withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            sendto(fd, bytes.baseAddress, 8, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                        }
+                    }
+                }
                 sent += 1
                 next += interval
                 if next < t { next = t + interval }
@@ -159,6 +163,15 @@ enum UDPProbe {
                     gaps.append(.init(startSeconds: answers[i - 1].at, milliseconds: gap * 1000, before: answers[i - 1].node, after: answer.node))
                 }
             }
+        }
+        // An outage still going on when the probe ends counts too (up to the end).
+        let end = now() - start
+        let lastAnswer = answers.last?.at ?? 0
+        if end - lastAnswer > 5 * interval, end - lastAnswer > longest {
+            longest = end - lastAnswer
+            longestStart = lastAnswer
+            gaps.append(.init(startSeconds: lastAnswer, milliseconds: (end - lastAnswer) * 1000,
+                              before: answers.last?.node ?? "-", after: "(none before the probe ended)"))
         }
         let splitBrain = Set(sequence).count < sequence.count
         return ProbeSummary(
