@@ -32,6 +32,7 @@ final class Transport: @unchecked Sendable {
     var received = 0
     var sent = 0
     var sendErrors = 0
+    var closing = false
 
     struct Peer {
         var addresses: [SocketAddress?]
@@ -95,14 +96,7 @@ final class Transport: @unchecked Sendable {
         for (k, endpoint) in localLinks.enumerated() {
             let link = k
             do {
-                let channel = try await DatagramBootstrap(group: loop)
-                    .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(DatagramHandler(transport: self, link: link))
-                        }
-                    }
-                    .bind(host: endpoint.host, port: endpoint.port).get()
+                let channel = try await datagramBootstrap(link: link).bind(host: endpoint.host, port: endpoint.port).get()
                 udp.append(channel)
                 let listener = try await ServerBootstrap(group: loop)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -121,7 +115,44 @@ final class Transport: @unchecked Sendable {
         }
     }
 
+    func datagramBootstrap(link: Int) -> DatagramBootstrap {
+        DatagramBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(DatagramHandler(transport: self, link: link))
+                }
+            }
+    }
+
+    /// NIO closes a UDP socket on a send error it deems fatal (EPERM from a firewall rule,
+    /// ENETUNREACH while an interface is down): the link's socket is bound again, every
+    /// second until it works, so a link comes back when its network does.
+    func datagramClosed(link k: Int, _ channel: any Channel) {
+        guard !closing, k < udp.count, udp[k] === channel else { return }
+        udp[k] = nil
+        log("link \(k + 1): its UDP socket closed after a send error; binding it again")
+        rebind(link: k, after: .milliseconds(100))
+    }
+
+    func rebind(link k: Int, after delay: TimeAmount) {
+        loop.scheduleTask(in: delay) { [self] in
+            guard !closing, udp[k] == nil else { return }
+            let endpoint = localLinks[k]
+            datagramBootstrap(link: k).bind(host: endpoint.host, port: endpoint.port).hop(to: loop).whenComplete { [self] result in
+                switch result {
+                case .success(let channel):
+                    if closing { channel.close(promise: nil) } else { udp[k] = channel }
+                case .failure(let error):
+                    log("link \(k + 1): cannot bind \(endpoint) again (\(error)); retrying in 1 s")
+                    rebind(link: k, after: .seconds(1))
+                }
+            }
+        }
+    }
+
     func close() {
+        closing = true
         for channel in udp.compactMap({ $0 }) { channel.close(promise: nil) }
         for channel in listeners { channel.close(promise: nil) }
         for (id, peer) in peers {
@@ -342,6 +373,11 @@ final class DatagramHandler: ChannelInboundHandler {
     }
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // ICMP port unreachable and the like: the peer is down; links notice by silence.
+        transport.log("link \(link + 1): socket error \(error)")
+    }
+    func channelInactive(context: ChannelHandlerContext) {
+        transport.datagramClosed(link: link, context.channel)
+        context.fireChannelInactive()
     }
 }
 

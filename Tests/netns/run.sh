@@ -123,6 +123,16 @@ scenario_link() {
   ip -n "$(ns $OWNER)" link set eth2 down
   probe_wait
   check "loss of link 2 of the active (nothing moves)" $OWNER 50
+  # The link comes back: its socket was closed by the send errors while it was down.
+  ip -n "$(ns $OWNER)" link set eth2 up
+  local up=no
+  for _ in $(seq 1 50); do
+    if status_json "$OWNER" | python3 -c 'import json,sys
+s = json.load(sys.stdin)
+sys.exit(0 if all(l["up"] for l in s["links"] if l["link"] == 2) else 1)'; then up=yes; break; fi
+    sleep 0.1
+  done
+  if [ $up = yes ]; then echo "link 2 back: ok"; else echo "FAIL link: link 2 did not come back up"; FAILED=1; fi
   stop_all
 }
 
