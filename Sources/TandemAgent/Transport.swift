@@ -373,7 +373,6 @@ final class DatagramHandler: ChannelInboundHandler {
     }
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // ICMP port unreachable and the like: the peer is down; links notice by silence.
-        transport.log("link \(link + 1): socket error \(error)")
     }
     func channelInactive(context: ChannelHandlerContext) {
         transport.datagramClosed(link: link, context.channel)
