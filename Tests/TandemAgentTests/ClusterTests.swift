@@ -128,4 +128,22 @@ struct ClusterTests {
         #expect(bStatus?.leader == nil || bStatus?.leader == "b", "\(String(describing: bStatus))")
         #expect(cluster.overlaps() == [], "\(cluster.logs())")
     }
+
+    /// A write through a follower is forwarded to the leader; a value far larger than a
+    /// datagram goes on the TCP stream; every node reads it back, linearizably.
+    @Test func largeKVWriteTravelsOnTheStreamAndReplicates() throws {
+        let cluster = try ProcessCluster()
+        let owner = try settled(cluster)
+        let follower = owner == "a" ? "b" : "a"
+        let value = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let written = try httpRequest("PUT", port: cluster.apiPort(follower), path: "/v1/kv/big/blob", body: value, timeout: 10)
+        #expect(String(decoding: written, as: UTF8.self).contains("revision"), "\(String(decoding: written, as: UTF8.self))")
+        for node in ["a", "b", "w"] {
+            let answer = try httpGet(port: cluster.apiPort(node), path: "/v1/kv/big/blob", timeout: 10)
+            let entry = try JSONSerialization.jsonObject(with: answer) as? [String: Any]
+            let base64 = try #require(entry?["valueBase64"] as? String, "\(node): \(String(decoding: answer.prefix(200), as: UTF8.self))")
+            #expect(Data(base64Encoded: base64).map(Array.init) == value, "\(node) read a different value")
+        }
+        #expect(cluster.overlaps() == [], "\(cluster.logs())")
+    }
 }

@@ -217,6 +217,11 @@ func spawn(_ argv: [String], log: String, environment: [String: String] = [:]) t
 
 /// A blocking GET on loopback (the test's own client, independent of the CLI's).
 func httpGet(port: Int, path: String, timeout: Double = 1) throws -> Data {
+    try httpRequest("GET", port: port, path: path, timeout: timeout)
+}
+
+/// A blocking request on loopback; throws unless the answer is 200.
+func httpRequest(_ method: String, port: Int, path: String, body: [UInt8] = [], timeout: Double = 1) throws -> Data {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestFailure("socket") }
     defer { close(fd) }
@@ -231,8 +236,13 @@ func httpGet(port: Int, path: String, timeout: Double = 1) throws -> Data {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { throw TestFailure("connect \(port): \(String(cString: strerror(errno)))") }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    let request = Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+    var offset = 0
+    while offset < request.count {
+        let n = request.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+        guard n > 0 else { throw TestFailure("send to \(port): \(String(cString: strerror(errno)))") }
+        offset += n
+    }
     var data = Data()
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
