@@ -75,6 +75,7 @@ start_agent() {
   local n=$1 config=$2 dir=$3
   ip netns exec "$(ns $n)" "$TANDEM" agent --config "$config" --node "$n" >> "$dir/$n.log" 2>&1 &
   echo $! > "$dir/$n.pid"
+  disown $!  # killed on purpose later: no "Killed" job notices
 }
 
 # The status JSON of NODE (empty when it does not answer).
