@@ -52,7 +52,9 @@ extension NodeRuntime {
         let timing = file.cluster.timing
         return AgentStatus(
             cluster: file.cluster.name, node: id.name, role: node.role.rawValue, term: node.term,
-            leader: node.leader?.name, quorum: node.leader != nil,
+            // The leader knows (rule 1: a quorum acknowledged a round within the lease);
+            // elsewhere, hearing from a leader is the sign of one.
+            leader: node.leader?.name, quorum: node.role == .leader ? node.hasLeaderStanding(now) : node.leader != nil,
             configRevision: node.config.revision, commitIndex: node.commitIndex, appliedIndex: node.appliedIndex,
             lastLogIndex: node.lastLogIndex, incarnation: node.incarnation,
             timing: timing.profile ?? "heartbeat \(timing.heartbeat), election timeout \(timing.electionTimeout), lease \(timing.lease)",

@@ -57,6 +57,8 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var role: String
     public var term: UInt64
     public var leader: String?
+    /// On the leader: a quorum acknowledged a round within the lease. Elsewhere: a leader
+    /// is known (this node hears one).
     public var quorum: Bool
     public var configRevision: UInt64
     public var commitIndex: UInt64
