@@ -75,7 +75,15 @@ public actor NodeRuntime {
         // Whatever a dead agent left running is stopped before this one takes part.
         await hands.sweepAll(reason: "agent start: stopping what a previous run may have left active")
         self.guardian = try GuardClient(executable: executable, arguments: ["--config", configPath, "--node", id.name])
+        // The incarnation the core takes at `.start`, made durable before anything is sealed:
+        // a crash before the core's own persist must not let the next run reuse its counters
+        // (the counter is the nonce under this incarnation's subkey).
         let incarnation = persisted.incarnation + 1
+        do {
+            try store.persist([.incarnation(incarnation)])
+        } catch {
+            throw AgentError("cannot write the store \(storePath): \(error)")
+        }
         let sealer = Sealer(cluster: file.cluster.name, key: keys[0], sender: id, incarnation: incarnation)
         let others = Set(file.cluster.nodes.map(\.id).filter { $0 != id })
         let opener = Opener(cluster: file.cluster.name, keys: keys, receiver: id, senders: others)
@@ -94,7 +102,7 @@ public actor NodeRuntime {
     func begin(_ transport: Transport) {
         self.transport = transport
         feed(.start)
-        precondition(node.incarnation > 0)
+        precondition(node.incarnation == transport.sealer.incarnation, "the core's incarnation differs from the sealer's")
         let interval = max(file.cluster.timing.heartbeat, .milliseconds(10))
         lastTick = AgentClock.now()
         tick = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(interval.nanoseconds), delay: .nanoseconds(interval.nanoseconds)) {
