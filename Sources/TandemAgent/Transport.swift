@@ -28,10 +28,6 @@ final class Transport: @unchecked Sendable {
     var udp: [(any Channel)?] = []
     var listeners: [any Channel] = []
     var peers: [NodeID: Peer] = [:]
-    /// Datagrams and frames received, and sent, for the status page.
-    var received = 0
-    var sent = 0
-    var sendErrors = 0
     var closing = false
 
     struct Peer {
@@ -56,7 +52,6 @@ final class Transport: @unchecked Sendable {
         var probeSequence: UInt64 = 0
         /// The last probes sent: sequence → answered.
         var window: [(sequence: UInt64, sentAt: Instant, answered: Bool)] = []
-        var changedAt: Instant?
 
         var loss: Double {
             // Probes younger than one interval may still be answered: not counted yet.
@@ -185,17 +180,13 @@ final class Transport: @unchecked Sendable {
 
     func sendDatagram(_ buffer: ByteBuffer, to node: NodeID, link k: Int) {
         guard let address = peers[node]?.addresses[k], k < udp.count, let channel = udp[k] else { return }
-        sent += 1
-        let promise = loop.makePromise(of: Void.self)
-        promise.futureResult.whenFailure { [weak self] _ in self?.sendErrors += 1 }
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: promise)
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
     }
 
     func sendFrame(_ buffer: ByteBuffer, to node: NodeID) {
         guard var peer = peers[node] else { return }
         switch peer.stream {
         case .connected(let channel, _):
-            sent += 1
             channel.writeAndFlush(buffer, promise: nil)
         case .connecting:
             if peer.queued.count < 64 { peer.queued.append(buffer) }
@@ -237,7 +228,6 @@ final class Transport: @unchecked Sendable {
                 case .success(let channel):
                     peer.stream = .connected(channel, link: link)
                     for frame in peer.queued { channel.write(frame, promise: nil) }
-                    sent += peer.queued.count
                     channel.flush()
                     peer.queued = []
                 case .failure(let error):
@@ -270,7 +260,6 @@ final class Transport: @unchecked Sendable {
                 if link.up, silence > probeInterval * 4 {
                     link.up = false
                     link.consecutiveReplies = 0
-                    link.changedAt = now
                     log("link \(k + 1) to \(id) is down: nothing heard for \(silence)")
                 }
                 peers[id]!.links[k] = link
@@ -283,7 +272,6 @@ final class Transport: @unchecked Sendable {
     // MARK: Receiving
 
     func receivedDatagram(_ buffer: ByteBuffer, from address: SocketAddress, link k: Int) {
-        received += 1
         switch opener.open(buffer) {
         case .failure:
             return  // counted by reason in the opener
@@ -298,7 +286,6 @@ final class Transport: @unchecked Sendable {
                 peers[opened.sender] = peer
                 let sealed = sealer.seal(.probe(reply), channel: .datagram)
                 if k < udp.count, let channel = udp[k] {
-                    sent += 1
                     channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: sealed), promise: nil)
                 }
             case .probe(let probe):
@@ -310,7 +297,6 @@ final class Transport: @unchecked Sendable {
                     link.consecutiveReplies += 1
                     if !link.up, link.consecutiveReplies >= 2 {
                         link.up = true
-                        link.changedAt = now
                         log("link \(k + 1) to \(opened.sender) is up, rtt \(link.rtt!)")
                     }
                 }
@@ -324,7 +310,6 @@ final class Transport: @unchecked Sendable {
     }
 
     func receivedFrame(_ buffer: ByteBuffer) {
-        received += 1
         guard case .success(let opened) = opener.open(buffer), case .core(let message) = opened.payload else { return }
         deliver(opened.sender, message)
     }
