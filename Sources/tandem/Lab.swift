@@ -108,11 +108,15 @@ struct LabCommand: AsyncParsableCommand {
                 .write(toFile: Lab.configPath, atomically: true, encoding: .utf8)
             _ = try loadConfig(Lab.configPath)
             for node in Lab.nodes { try Lab.startAgent(node) }
+            let web = ProcessInfo.processInfo.environment["TANDEM_LAB_WEB_PORT"].flatMap(Int.init) ?? Lab.webPort
+            // Settled means: all three agents answer, one runs the group, and the page itself answers.
             let up = Lab.wait(for: {
                 let statuses = Lab.nodes.compactMap(Lab.status(of:))
-                return statuses.count == 3 && statuses.contains { s in s.groups.contains { $0.activeHere && $0.phase == "running" } }
+                guard statuses.count == 3,
+                      statuses.contains(where: { s in s.groups.contains { $0.activeHere && $0.phase == "running" } })
+                else { return false }
+                return (try? HTTPClient.request("GET", host: "127.0.0.1", port: web, path: "/health", timeout: .seconds(1)))?.status == 200
             }, seconds: 30)
-            let web = ProcessInfo.processInfo.environment["TANDEM_LAB_WEB_PORT"].flatMap(Int.init) ?? Lab.webPort
             print("""
             Tandem lab cluster "lab" is \(up ? "running" : "starting (not settled after 30 s — see the logs)"): agents a, b and witness w on loopback.
               service:        http://127.0.0.1:\(web)/   (answered by whichever node is active; counts visits in the replicated KV store)
@@ -184,7 +188,14 @@ struct LabCommand: AsyncParsableCommand {
             let router = Router()
             router.get("/health") { _, _ in "ok" }
             router.get("/") { _, _ -> Response in
-                let visits = try countVisit(api)
+                let visits: Int
+                do {
+                    visits = try countVisit(api)
+                } catch {
+                    // Say why, instead of a bare 500: the visit count lives in the replicated store.
+                    return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+                                    body: .init(byteBuffer: ByteBuffer(string: "node \(node) cannot count this visit: \(error)\n")))
+                }
                 let html = """
                 <!doctype html><html><head><meta charset="utf-8"><title>tandem lab</title></head>
                 <body style="font-family: sans-serif; margin: 3em">

@@ -252,7 +252,9 @@ func httpRequest(_ method: String, port: Int, path: String, body: [UInt8] = [], 
     }
     guard let split = data.range(of: Data("\r\n\r\n".utf8)) else { throw TestFailure("no HTTP answer from \(port)") }
     let head = String(decoding: data[..<split.lowerBound], as: UTF8.self)
-    guard head.hasPrefix("HTTP/1.1 200") else { throw TestFailure("HTTP answer: \(head.prefix(40))") }
+    guard head.hasPrefix("HTTP/1.1 200") else {
+        throw TestFailure("HTTP answer: \(head.prefix(40)) \(String(decoding: data[split.upperBound...].prefix(300), as: UTF8.self))")
+    }
     var body = Data(data[split.upperBound...])
     if head.lowercased().contains("transfer-encoding: chunked") {
         // Good enough for the small answers of these tests: strip chunk framing.
