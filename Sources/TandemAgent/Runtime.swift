@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import TandemConfig
 import TandemCore
+import TandemResources
 import TandemStore
 import TandemWire
 
@@ -69,7 +70,7 @@ public actor NodeRuntime {
             throw AgentError("cannot read the store \(storePath): \(error)")
         }
         var seed = SystemRandomNumberGenerator()
-        self.node = TandemNode(id: id, config: file.cluster, persisted: persisted, seed: seed.next())
+        self.node = TandemNode(id: id, config: file.cluster, persisted: persisted, seed: seed.next(), fencing: file.fence != nil)
         let hands = Hands(file: file, node: id, logger: logger)
         self.hands = hands
         // Whatever a dead agent left running is stopped before this one takes part.
@@ -169,6 +170,8 @@ public actor NodeRuntime {
                 logger.notice("\(event.description)")
                 events.append(StoredEvent(id: 0, wallTime: AgentClock.wallMilliseconds(), event: event))
                 hands.notify(event)
+            case .fence(let target, let group, let epoch, let reason):
+                fence(target, group: group, epoch: epoch, reason: reason)
             }
         }
         if !events.isEmpty { record(events) }
@@ -247,6 +250,20 @@ public actor NodeRuntime {
 
     func stopped(_ group: GroupID, epoch: Epoch) {
         feed(.groupStopped(group: group, epoch: epoch))
+    }
+
+    /// Rule 4(f): runs the fence hook in the background; its end, whatever it is, goes back
+    /// to the core (the spec's timeout bounds it).
+    func fence(_ target: NodeID, group: GroupID, epoch: Epoch, reason: String) {
+        guard let spec = file.fence else {
+            feed(.fenced(node: target, ok: false, detail: "no fence hook is configured on \(id)"))
+            return
+        }
+        let (id, logger) = (self.id, self.logger)
+        Task { [unowned self] in
+            let result = await runFence(spec, target: target, group: group, epoch: epoch, node: id, reason: reason, logger: logger)
+            self.feed(.fenced(node: target, ok: result.ok, detail: result.detail))
+        }
     }
 
     // MARK: - Requests

@@ -100,6 +100,7 @@ extension TandemNode {
 
     mutating func receive(_ message: Message, from: NodeID, now: Instant) {
         guard members.node[from] != nil else { return }
+        if fences[from] != nil { heardDuringFence(from, now: now) }
         switch message {
         case .preVote(let request): onPreVote(request, from: from, now: now)
         case .preVoteReply(let reply): onPreVoteReply(reply, from: from, now: now)
@@ -274,6 +275,7 @@ extension TandemNode {
             peers[node] = peer
         }
         releasedTo = [:]
+        fences = [:]
         activatedAt = [:]
         proposedAt = [:]
         proposedReports = [:]

@@ -36,6 +36,13 @@ extension TandemNode {
         return nil
     }
 
+    /// A node that may become eligible for `group` as soon as it answers this leader or
+    /// reports its checks (nothing known against it yet).
+    func notYetHeard(_ node: NodeID, _ group: GroupID) -> Bool {
+        guard node != id, members.node[node]?.kind == .node, state.nodes[node]?.maintenance != true else { return false }
+        return peers[node]?.acked != true || state.nodes[node]?.health[group] == nil
+    }
+
     /// The best eligible node for `group`: its placement order (preference list, or
     /// priority when the list is empty), stickiness aside;
     /// nodes that would share an owner with an anti-affine group come last.
@@ -67,6 +74,7 @@ extension TandemNode {
             return nil
         }
         if let released = releasedTo[group], released >= epoch { return "(a) \(owner) confirmed release of epoch \(epoch)" }
+        if let fenced = fenceProof(owner, now: now) { return fenced }
         // (c) part 1: no echo naming the owner of this group at this epoch for W1.
         var until = Instant(nanoseconds: .min)
         var evidence: [String] = []
@@ -123,6 +131,13 @@ extension TandemNode {
         guard let owner = g.owner else {
             guard !state.frozen else { return }
             if let target = bestTarget(for: groupConfig, excluding: nil, now: now) {
+                // Cold start: a more preferred node may only not have been heard yet by this
+                // new leader. Wait for it, up to an election timeout after taking office.
+                let settle = tookOffice + .nanoseconds(timing.electionTimeout)
+                if now < settle, config.candidates(for: groupConfig).prefix(while: { $0 != target }).contains(where: { notYetHeard($0, group) }) {
+                    wake(at: settle)
+                    return
+                }
                 assign(group, to: target, epoch: g.epoch + 1, reason: "initial placement on the most preferred ready node")
             } else {
                 reportDown(group, "no eligible node for \(group)", now: now)
@@ -144,12 +159,14 @@ extension TandemNode {
         // The failure decision: the owner lost standing (unreachable for a lease) or its
         // checks fail; and some eligible node reports its checks passing.
         var failure: String?
+        var unreachable = false
         let neverAcked = owner != id && peers[owner]?.acked != true
         let ledBefore = state.leaderOfTerm[term - 1] == owner && !campaignIsTransfer
         // An owner that led the previous term and has not answered this leader has no
         // standing (rule 4(b)): its groups are down now, so there is nothing to wait for.
         if owner != id, silent(owner, now, for: neverAcked && ledBefore ? 0 : timing.echoSilence) {
             failure = "\(owner) unreachable: no acknowledgement for \(formatMilliseconds((now - (peers[owner]?.lastAck ?? tookOffice)).nanoseconds))"
+            unreachable = true
         } else if state.nodes[owner]?.health[group] == false {
             failure = "\(owner) reports the checks of \(group) failing"
         }
@@ -162,6 +179,7 @@ extension TandemNode {
                 wake(at: stalledUntil)
                 return
             }
+            if unreachable { startFence(owner, group: group, epoch: g.epoch, failure: failure, now: now) }
             if let proof = mayReassign(group, from: owner, epoch: g.epoch, now: now) {
                 assign(group, to: target, epoch: g.epoch + 1, reason: "failover: \(failure); rule 4 \(proof)")
             }

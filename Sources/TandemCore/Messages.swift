@@ -351,6 +351,9 @@ public enum Input: Sendable, Equatable {
     case request(id: UInt64, Request)
     /// The runtime noticed it was stalled (event loop or timers late) for `duration`.
     case stalled(Duration)
+    /// The fence hook a `.fence` directive started has ended: `ok` only when it exited 0
+    /// within its timeout (the hook's promise: `node` is powered off or cut off).
+    case fenced(node: NodeID, ok: Bool, detail: String)
 }
 
 /// What must be made durable. The runtime MUST NOT carry out any directive that follows a
@@ -382,6 +385,10 @@ public enum Directive: Sendable, Equatable {
     case deactivate(group: GroupID, epoch: Epoch, reason: String)
     case reply(id: UInt64, Response)
     case event(Event)
+    /// Run the fence hook against `node`, the unreachable owner of `group` at `epoch` (only
+    /// when the node was built with `fencing`), and report its end with `.fenced`, success or
+    /// failure, within the hook's timeout.
+    case fence(node: NodeID, group: GroupID, epoch: Epoch, reason: String)
 }
 
 /// Something worth telling a person: every role change with its reason and evidence.
@@ -403,6 +410,7 @@ public struct Event: Sendable, Equatable, CustomStringConvertible {
         public static let switchover = Kind("switchover")
         public static let snapshot = Kind("snapshot")
         public static let started = Kind("started")
+        public static let fence = Kind("fence")
     }
     public var kind: Kind
     public var node: NodeID

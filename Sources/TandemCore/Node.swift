@@ -137,6 +137,10 @@ public struct TandemNode: Sendable {
     var unpersistedFrom: LogIndex?
     var leaderReads: [(origin: RequestOrigin, after: LogIndex)] = []
     var downReported: Set<GroupID> = []
+    /// Leader: fence hooks started against unreachable owners (rule 4(f)).
+    var fences: [NodeID: FenceRun] = [:]
+    /// Whether the runtime runs a fence hook (`.fence` directives); set at construction.
+    public let fencing: Bool
     /// Leader: the latest assignment of every group in its whole log, committed or not.
     /// Heartbeats name a node owner of (G, e) only while this says so (C6): no echo may
     /// follow a reassignment decision that this leader may still commit, whoever made it,
@@ -175,7 +179,9 @@ public struct TandemNode: Sendable {
 
     /// Builds a node from its configuration and what it persisted; `seed` feeds the only
     /// randomness (election jitter). Hand it `.start` before anything else.
-    public init(id: NodeID, config: ClusterConfig, persisted: PersistentState, seed: UInt64) {
+    /// `fencing`: the runtime has a fence hook and carries out `.fence` directives.
+    public init(id: NodeID, config: ClusterConfig, persisted: PersistentState, seed: UInt64, fencing: Bool = false) {
+        self.fencing = fencing
         self.id = id
         self.term = persisted.term
         self.votedFor = persisted.vote
@@ -246,6 +252,8 @@ public struct TandemNode: Sendable {
             take(request, id: requestID, now: now)
         case .stalled(let duration):
             noticeStall(duration, now: now)
+        case .fenced(let node, let ok, let detail):
+            fenceEnded(node, ok: ok, detail: detail, now: now)
         }
         afterStep(now)
         return out

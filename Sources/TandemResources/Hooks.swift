@@ -31,25 +31,26 @@ public func notify(
     }
 }
 
-/// Runs the fence hook before the controller reassigns `group` away from unreachable `target`.
-/// True only when the command exits 0 within the spec's timeout: then `target` is known to be
-/// off and the standing wait may be skipped (DESIGN §1). Anything else (non-zero exit, timeout,
-/// cannot start) is false, and logged with the command's last output.
+/// Runs the fence hook against unreachable `target`, the owner of `group` at `epoch`, for the
+/// controller (rule 4(f), docs/PROTOCOL.md). `ok` only when the command exits 0 within the
+/// spec's timeout: the hook promises that `target` is then powered off or cut off from
+/// everything its groups use. Anything else (non-zero exit, timeout, cannot start) is a
+/// failure; `detail` says which, with the command's last output.
 ///
-/// The command sees TANDEM_TARGET (the node to fence), TANDEM_GROUP, TANDEM_EPOCH (the epoch
-/// the group will move at), TANDEM_NODE (this node), TANDEM_ROLE=fencing and TANDEM_REASON.
+/// The command sees TANDEM_TARGET (the node to fence), TANDEM_GROUP and TANDEM_EPOCH (the
+/// group and epoch the target owns), TANDEM_NODE (this node), TANDEM_ROLE=fencing and
+/// TANDEM_REASON (why the target is deemed failed).
 public func runFence(
-    _ spec: FenceSpec, target: NodeID, group: GroupID, epoch: Epoch, node: NodeID, logger: Logger
-) async -> Bool {
-    let context = ResourceContext(group: group, role: "fencing", epoch: epoch, node: node,
-                                  reason: "fence \(target.name) before moving \(group.name)")
+    _ spec: FenceSpec, target: NodeID, group: GroupID, epoch: Epoch, node: NodeID, reason: String, logger: Logger
+) async -> (ok: Bool, detail: String) {
+    let context = ResourceContext(group: group, role: "fencing", epoch: epoch, node: node, reason: reason)
     var environment = context.environment
     environment["TANDEM_TARGET"] = target.name
     let result = await runShell(spec.command, environment: environment, timeout: spec.timeout)
     if result.succeeded {
         logger.notice("fence confirmed \(target.name) is off", metadata: ["group": "\(group.name)"])
-        return true
+        return (true, result.description)
     }
     logger.error("fence of \(target.name) not confirmed: \(result)", metadata: ["group": "\(group.name)"])
-    return false
+    return (false, result.description)
 }

@@ -17,6 +17,10 @@ public struct SimOptions: Sendable {
     public var traceMessages = false
     /// Test-only: remove rule 4's wait in every node (must be caught).
     public var mutantSkipStandingWait = false
+    /// Whether nodes have a fence hook (rule 4(f)); nil: decided by the seed (half the runs).
+    /// The simulated hook powers the node off and reports success, or fails (one time in
+    /// five, and always after healing).
+    public var fencing: Bool?
     public init() {}
 }
 
@@ -91,6 +95,7 @@ public final class Simulation {
         case resume(Int, life: UInt64)
         case fault(Fault)
         case request(Int, UInt64, Request)
+        case fenceDone(by: Int, target: Int, ok: Bool, life: UInt64)
         case write(Int, key: String, value: [UInt8], fenced: Bool, cas: Bool)
         case reconfigure(Int, timing: Bool)
         case heal
@@ -140,6 +145,7 @@ public final class Simulation {
     var livenessAt: Int64 = 0
     var endTime: Int64 = 0
     var failoverCrashDone = false
+    var fencing = false
 
     public init(scenario: Scenario, seed: UInt64, options: SimOptions = SimOptions()) {
         self.scenario = scenario
@@ -160,6 +166,7 @@ public final class Simulation {
         }
         drop = unit() * 0.05
         duplicate = unit() * 0.03
+        fencing = options.fencing ?? (rng.next() % 2 == 0)
     }
 
     // MARK: - Running
@@ -303,6 +310,17 @@ public final class Simulation {
             let requestID = nextRequest
             nextRequest += 1
             handle(.request(i, requestID, .configure(config)))
+        case .fenceDone(let by, let target, let ok, let life):
+            // The hook ran on `by`: if that node crashed meanwhile, so did the hook.
+            guard nodes[by].life == life else { return }
+            if ok {
+                // The hook powered the node off (it may be off already), then confirms.
+                crash(target)
+                let et = timing.electionTimeout.nanoseconds
+                queue.push(min(now + random(et...(4 * et)), healTime), .fault(.restart(target)))
+            }
+            log("\(nodes[by].id): fence hook against \(nodes[target].id) \(ok ? "succeeded: it is off" : "FAILED")")
+            input(by, .fenced(node: nodes[target].id, ok: ok, detail: ok ? "powered off" : "fence device did not answer"))
         case .heal:
             heal()
         case .healCheck(let requestID):
@@ -402,6 +420,10 @@ public final class Simulation {
             }
         case .event(let event):
             log("\(event)")
+        case .fence(let node, _, _, let reason):
+            log("\(nodes[i].id): FENCE \(node): \(reason)")
+            let ok = now < healTime && unit() >= 0.2
+            queue.push(now + random(0...(2 * timing.lease.nanoseconds)), .fenceDone(by: i, target: index[node]!, ok: ok, life: life))
         }
     }
 
@@ -447,7 +469,7 @@ public final class Simulation {
     func restart(_ i: Int) {
         guard nodes[i].core == nil else { return }
         nodes[i].life &+= 1
-        var core = TandemNode(id: nodes[i].id, config: scenario.config, persisted: nodes[i].disk, seed: rng.next())
+        var core = TandemNode(id: nodes[i].id, config: scenario.config, persisted: nodes[i].disk, seed: rng.next(), fencing: fencing)
         core.mutants.skipStandingWait = options.mutantSkipStandingWait
         nodes[i].core = core
         nodes[i].checkedCommit = core.commitIndex

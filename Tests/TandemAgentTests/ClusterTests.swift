@@ -28,14 +28,15 @@ struct ClusterTests {
     @Test func crashOfTheActiveMovesTheGroup() throws {
         let cluster = try ProcessCluster()
         let owner = try settled(cluster)
-        #expect(owner == "a", "a is first in the prefer list")
+        #expect(owner == "a", "a is first in the prefer list:\n\(cluster.logs())")
+        let other = owner == "a" ? "b" : "a"
         cluster.signal(owner, SIGKILL)
         _ = cluster.waitExit(owner, seconds: 5)
-        let moved = cluster.wait(seconds: 20) { cluster.runningNodes() == ["b"] }
-        #expect(moved, "b did not take over:\n\(cluster.logs())")
-        // a's guard saw the pipe close and stopped a's resources.
-        let stoppedA = cluster.wait(seconds: 5) { cluster.journal().contains { $0.kind == "stop" && $0.node == "a" } }
-        #expect(stoppedA, "the guard did not stop a's resources after the agent died:\n\(cluster.logs())")
+        let moved = cluster.wait(seconds: 20) { cluster.runningNodes() == [other] }
+        #expect(moved, "\(other) did not take over:\n\(cluster.logs())")
+        // The dead agent's guard saw the pipe close and stopped its resources.
+        let stopped = cluster.wait(seconds: 5) { cluster.journal().contains { $0.kind == "stop" && $0.node == owner } }
+        #expect(stopped, "the guard did not stop \(owner)'s resources after the agent died:\n\(cluster.logs())")
         #expect(cluster.overlaps() == [], "\(cluster.logs())")
     }
 
@@ -76,6 +77,32 @@ struct ClusterTests {
         #expect(rejoined, "\(owner) did not rejoin as a follower:\n\(cluster.logs())")
         usleep(500_000)
         #expect(cluster.runningNodes() == [other])
+        #expect(cluster.overlaps() == [], "\(cluster.logs())")
+    }
+
+    /// The fence hook (rule 4(f)) runs on the new leader against the unreachable owner with
+    /// the documented environment; here it "powers the node off" (kill -9 of its agent) and
+    /// confirms once the node's resources are down. Its result is recorded as an event.
+    @Test func fenceHookRunsAgainstTheUnreachableOwner() throws {
+        let hook = "echo \\\"$TANDEM_NODE $TANDEM_TARGET $TANDEM_GROUP $TANDEM_EPOCH $TANDEM_ROLE\\\" >> $DIR/fenced; "
+            + "kill -9 $(cat $DIR/$TANDEM_TARGET.pid); "
+            + "for i in $(seq 100); do grep -q \\\"stop $TANDEM_TARGET $TANDEM_EPOCH\\\" $DIR/journal && exit 0; sleep 0.05; done; exit 1"
+        let cluster = try ProcessCluster(extra: "fence: {exec: \"\(hook)\", timeout: 10s}\n")
+        let owner = try settled(cluster)
+        let other = owner == "a" ? "b" : "a"
+        cluster.signal(owner, SIGSTOP)
+        let moved = cluster.wait(seconds: 20) { cluster.runningNodes() == [other] }
+        #expect(moved, "\(other) did not take over:\n\(cluster.logs())")
+        #expect(cluster.waitExit(owner, seconds: 10) != nil, "the hook did not kill \(owner)")
+        let fenced = (try? String(contentsOfFile: cluster.directory + "/fenced", encoding: .utf8)) ?? ""
+        let lines = fenced.split(separator: "\n")
+        #expect(lines.count == 1, "the hook ran \(lines.count) times: \(fenced)")
+        #expect(lines.first.map { $0.hasSuffix(" \(owner) svc 1 fencing") && !$0.hasPrefix(owner) } == true, "\(fenced)")
+        let leader = String(lines.first?.split(separator: " ").first ?? "")
+        let confirmed = cluster.wait(seconds: 10) {
+            ((try? String(contentsOfFile: cluster.logPath(leader), encoding: .utf8)) ?? "").contains("fenced \(owner) in")
+        }
+        #expect(confirmed, "no fence event on \(leader):\n\(cluster.logs())")
         #expect(cluster.overlaps() == [], "\(cluster.logs())")
     }
 

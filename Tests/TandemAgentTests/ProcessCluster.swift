@@ -30,7 +30,8 @@ final class ProcessCluster: @unchecked Sendable {
         return "tandem"
     }
 
-    init(timing: String = "balanced", nodes: [String] = ["a", "b", "w"]) throws {
+    /// `extra`: more top-level configuration (e.g. a fence hook); `$DIR` in it is the cluster's directory.
+    init(timing: String = "balanced", nodes: [String] = ["a", "b", "w"], extra: String = "") throws {
         directory = NSTemporaryDirectory() + "tandem-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         portBase = Int.random(in: 200...590) * 100
         binary = Self.tandemBinary
@@ -54,7 +55,7 @@ final class ProcessCluster: @unchecked Sendable {
             failback: manual
             resources:
               - exec: {start: "\(start)", stop: "\(stop)", timeout: 5s}
-
+        \(extra.replacingOccurrences(of: "$DIR", with: directory))
         """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
@@ -66,6 +67,7 @@ final class ProcessCluster: @unchecked Sendable {
     func start(_ node: String, extra: [String] = []) throws {
         let pid = try spawn([binary, "agent", "--config", configPath, "--node", node] + extra, log: logPath(node))
         processes[node] = pid
+        try "\(pid)\n".write(toFile: "\(directory)/\(node).pid", atomically: true, encoding: .utf8)
     }
 
     func startAll() throws {

@@ -61,12 +61,15 @@ final class Cluster {
     var now: Instant
     var records: [Record] = []
 
-    init(_ config: ClusterConfig, ids: [NodeID]? = nil, persisted: [NodeID: PersistentState] = [:], now: Instant = T0) {
+    init(
+        _ config: ClusterConfig, ids: [NodeID]? = nil, persisted: [NodeID: PersistentState] = [:], now: Instant = T0,
+        fencing: Set<NodeID> = []
+    ) {
         self.now = now
         for (offset, id) in (ids ?? config.nodes.map(\.id)).enumerated() {
             let disk = persisted[id] ?? PersistentState()
             disks[id] = disk
-            nodes[id] = TandemNode(id: id, config: config, persisted: disk, seed: UInt64(offset + 1) * 7919)
+            nodes[id] = TandemNode(id: id, config: config, persisted: disk, seed: UInt64(offset + 1) * 7919, fencing: fencing.contains(id))
             timers[id] = [:]
         }
     }

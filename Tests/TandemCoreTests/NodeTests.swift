@@ -446,7 +446,7 @@ import Testing
     /// A cluster whose persisted log (term 1, led by `previousLeader`) already assigns g to b
     /// at epoch 1; a is elected for term 2 and echoes b's stamps (b activates). After 20 ms,
     /// b's messages to a are dropped. Returns the cluster and the instant of the cut.
-    static func silentOwner(previousLeader: NodeID) -> (Cluster, Instant) {
+    static func silentOwner(previousLeader: NodeID, fencing: Set<NodeID> = [], until stop: ((Cluster) -> Bool)? = nil) -> (Cluster, Instant) {
         var p = PersistentState()
         p.term = 1
         let healthy = NodeReport(health: [Self.g: true], upstream: true)
@@ -456,7 +456,7 @@ import Testing
             Entry(term: 1, index: 3, command: .report(node: "b", healthy)),
             Entry(term: 1, index: 4, command: .assign(group: Self.g, owner: "b", epoch: 1, reason: "unit")),
         ]
-        let c = Cluster(pairConfig(), persisted: ["a": p, "b": p, "w": p])
+        let c = Cluster(pairConfig(), persisted: ["a": p, "b": p, "w": p], fencing: fencing)
         c.electA()
         #expect(c["a"].term == 2)
         #expect(c["a"].state.groups[Self.g]?.owner == "b")
@@ -466,8 +466,115 @@ import Testing
         #expect(c["b"].activeGroups == [Self.g: 1])
         let cut = c.now
         c.drop = { from, to, _ in from == "b" && to == "a" }
-        c.advance(by: .milliseconds(200))
+        c.advance(to: c.now + .milliseconds(200), stop: { stop?(c) ?? false })
         return (c, cut)
+    }
+
+    /// The fence directives a node emitted, with the instant.
+    static func fences(_ c: Cluster, by id: NodeID = "a") -> [(at: Instant, node: NodeID)] {
+        c.emitted(by: id).compactMap { item in
+            if case .fence(let node, _, _, _) = item.directive { return (item.at, node) }
+            return nil
+        }
+    }
+
+    /// Rule 4(f): with a fence hook, the controller starts it when the owner becomes
+    /// unreachable; its success lets the move happen before W1 has passed.
+    @Test func test_ownerSilent_fenceSucceeds_reassignedBeforeW1() {
+        let (c, _) = Self.silentOwner(previousLeader: "a", fencing: ["a"], until: { !Self.fences($0).isEmpty })
+        let fences = Self.fences(c)
+        #expect(fences.map(\.node) == ["b"])
+        let echo = try! #require(Self.lastEcho(c))
+        #expect(c.persistedAssignments(by: "a").filter { $0.epoch == 2 }.isEmpty, "no move before the hook answers")
+        c.now = c.now + .milliseconds(2)
+        c.step("a", .fenced(node: "b", ok: true, detail: "powered off"))
+        c.deliverAll()
+        let moves = c.persistedAssignments(by: "a").filter { $0.group == Self.g && $0.epoch == 2 }
+        #expect(moves.count == 1)
+        if let first = moves.first {
+            #expect(first.at < echo + Fast.echoWait, "the fence let the move skip the standing wait")
+            #expect(first.owner == "a")
+        }
+        // Only once per unreachable spell.
+        c.advance(by: .milliseconds(100))
+        #expect(Self.fences(c).count == 1)
+    }
+
+    /// A failed fence never shortens the wait (and the wait does not wait for the hook).
+    @Test func test_ownerSilent_fenceFails_stillWaitsW1() {
+        let (c, _) = Self.silentOwner(previousLeader: "a", fencing: ["a"], until: { !Self.fences($0).isEmpty })
+        c.step("a", .fenced(node: "b", ok: false, detail: "exit 1"))
+        c.advance(by: .milliseconds(200))
+        let echo = try! #require(Self.lastEcho(c))
+        let moves = c.persistedAssignments(by: "a").filter { $0.group == Self.g && $0.epoch == 2 }
+        #expect(moves.count == 1)
+        if let first = moves.first { #expect(first.at >= echo + Fast.echoWait) }
+    }
+
+    /// A hook still running does not hold the move back past the standing wait.
+    @Test func test_ownerSilent_fenceNeverAnswers_movesAfterW1() {
+        let (c, _) = Self.silentOwner(previousLeader: "a", fencing: ["a"])
+        #expect(Self.fences(c).count == 1)
+        let echo = try! #require(Self.lastEcho(c))
+        let moves = c.persistedAssignments(by: "a").filter { $0.group == Self.g && $0.epoch == 2 }
+        #expect(moves.count == 1)
+        if let first = moves.first { #expect(first.at >= echo + Fast.echoWait) }
+    }
+
+    /// A node heard from while the hook runs is not off: the hook's success is ignored.
+    @Test func test_ownerHeardWhileFencing_successIgnored() {
+        let (c, _) = Self.silentOwner(previousLeader: "a", fencing: ["a"], until: { !Self.fences($0).isEmpty })
+        // One reply from b gets through, then b is silent again.
+        c.heal()
+        c.advance(by: .milliseconds(11))
+        c.drop = { from, to, _ in from == "b" && to == "a" }
+        c.step("a", .fenced(node: "b", ok: true, detail: "powered off"))
+        c.deliverAll()
+        c.advance(by: .milliseconds(200))
+        let echo = try! #require(Self.lastEcho(c))
+        let moves = c.persistedAssignments(by: "a").filter { $0.group == Self.g && $0.epoch == 2 }
+        #expect(moves.count == 1)
+        if let first = moves.first { #expect(first.at >= echo + Fast.echoWait, "moved on a void fence") }
+        let reasons = c.emitted(by: "a").compactMap { item -> String? in
+            if case .event(let e) = item.directive, e.kind == .fence { return e.reason }
+            return nil
+        }
+        #expect(reasons.contains { $0.contains("ignored") || $0.contains("will not shorten") }, "\(reasons)")
+    }
+
+    /// Cold start: the leader b does not place g on itself while a, which g prefers, has
+    /// only not been heard yet; it places it on a once a answers (within ET of taking office).
+    @Test func test_coldStart_preferredNodeNotYetHeard_placementWaitsForIt() {
+        let c = Cluster(pairConfig())
+        c.drop = { from, _, _ in from == "a" }
+        c.startAll()
+        c.fire("b", .election)
+        #expect(c["b"].role == .leader)
+        let office = c.now
+        c.advance(to: office + .milliseconds(30))
+        #expect(c.persistedAssignments(by: "b").isEmpty, "placed before a could answer")
+        c.heal()
+        c.advance(to: office + .milliseconds(55))
+        #expect(c.persistedAssignments(by: "b").map(\.owner) == ["a"])
+    }
+
+    /// ... but not for longer than ET: a node that never answers does not keep g down.
+    @Test func test_coldStart_preferredNodeSilent_placedElsewhereAfterET() {
+        let c = Cluster(pairConfig())
+        c.drop = { from, _, _ in from == "a" }
+        c.startAll()
+        c.fire("b", .election)
+        let office = c.now
+        c.advance(to: office + .milliseconds(100))
+        let placed = c.persistedAssignments(by: "b")
+        #expect(placed.map(\.owner) == ["b"])
+        if let first = placed.first { #expect(first.at >= office + Fast.et) }
+    }
+
+    /// Without a hook configured, no fence directive is ever emitted.
+    @Test func test_ownerSilent_noHook_noFenceDirective() {
+        let (c, _) = Self.silentOwner(previousLeader: "a")
+        #expect(Self.fences(c).isEmpty)
     }
 
     /// The last append a sent b that echoed a stamp and named b owner of g at epoch 1.

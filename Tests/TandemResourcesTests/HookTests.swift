@@ -21,12 +21,18 @@ import Testing
     @Test func fenceIsTrueOnlyOnExitZeroWithinTheTimeout() async {
         let dir = TempDir()
         defer { dir.remove() }
-        let spec = FenceSpec(command: "echo \"$TANDEM_TARGET $TANDEM_GROUP $TANDEM_EPOCH\" > \(dir.file("fenced"))", timeout: .seconds(5))
-        #expect(await runFence(spec, target: "b", group: "voice", epoch: 8, node: "a", logger: testLogger))
-        #expect(dir.read("fenced") == "b voice 8\n")
-        #expect(await !runFence(FenceSpec(command: "echo ipmi unreachable; exit 1"), target: "b", group: "voice", epoch: 8, node: "a",
-                                logger: testLogger))
-        #expect(await !runFence(FenceSpec(command: "sleep 30", timeout: .milliseconds(100)), target: "b", group: "voice", epoch: 8,
-                                node: "a", logger: testLogger))
+        let spec = FenceSpec(
+            command: "echo \"$TANDEM_TARGET $TANDEM_GROUP $TANDEM_EPOCH $TANDEM_ROLE $TANDEM_REASON\" > \(dir.file("fenced"))", timeout: .seconds(5))
+        let ok = await runFence(spec, target: "b", group: "voice", epoch: 8, node: "a", reason: "b unreachable", logger: testLogger)
+        #expect(ok.ok)
+        #expect(dir.read("fenced") == "b voice 8 fencing b unreachable\n")
+        let failed = await runFence(FenceSpec(command: "echo ipmi unreachable; exit 1"), target: "b", group: "voice", epoch: 8, node: "a",
+                                    reason: "r", logger: testLogger)
+        #expect(!failed.ok)
+        #expect(failed.detail.contains("exit 1") && failed.detail.contains("ipmi unreachable"), "\(failed.detail)")
+        let slow = await runFence(FenceSpec(command: "sleep 30", timeout: .milliseconds(100)), target: "b", group: "voice", epoch: 8,
+                                  node: "a", reason: "r", logger: testLogger)
+        #expect(!slow.ok)
+        #expect(slow.detail.contains("timed out"), "\(slow.detail)")
     }
 }
