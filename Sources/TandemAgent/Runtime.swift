@@ -34,6 +34,7 @@ public actor NodeRuntime {
     var tick: RepeatedTask?
     var lastTick: Instant
     var lastWatchdog: Instant = .zero
+    var lastProbe: Instant = .zero
     var stalls = 0
     var longestStall: Duration = .zero
 
@@ -88,7 +89,9 @@ public actor NodeRuntime {
         let sealer = Sealer(cluster: file.cluster.name, key: keys[0], sender: id, incarnation: incarnation)
         let others = Set(file.cluster.nodes.map(\.id).filter { $0 != id })
         let opener = Opener(cluster: file.cluster.name, keys: keys, receiver: id, senders: others)
-        let probeInterval = max(file.cluster.timing.heartbeat, .milliseconds(10))
+        // Probes measure RTT and loss per link; liveness of a link counts every datagram
+        // (heartbeats too), so probes need not be as frequent as heartbeats.
+        let probeInterval = max(file.cluster.timing.heartbeat, .milliseconds(50))
         let loop = self.loop
         let transport = try Transport(
             loop: loop, me: id, file: file, sealer: sealer, opener: opener, probeInterval: probeInterval,
@@ -174,6 +177,7 @@ public actor NodeRuntime {
                 fence(target, group: group, epoch: epoch, reason: reason)
             }
         }
+        transport.flush()
         if !events.isEmpty { record(events) }
     }
 
@@ -194,7 +198,10 @@ public actor NodeRuntime {
             logger.warning("this agent was stalled for \(late) (its tick came late)")
             feed(.stalled(late))
         }
-        transport.probe(now: now)
+        if now - lastProbe + interval / 2 >= transport.probeInterval {
+            lastProbe = now
+            transport.probe(now: now)
+        }
         if let every = notifier.watchdogInterval, now - lastWatchdog >= every {
             lastWatchdog = now
             notifier.notify("WATCHDOG=1")

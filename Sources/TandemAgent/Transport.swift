@@ -29,6 +29,8 @@ final class Transport: @unchecked Sendable {
     var listeners: [any Channel] = []
     var peers: [NodeID: Peer] = [:]
     var closing = false
+    /// Links whose socket has datagrams written but not flushed.
+    var unflushed: [Int] = []
 
     struct Peer {
         var addresses: [SocketAddress?]
@@ -178,9 +180,18 @@ final class Transport: @unchecked Sendable {
         }
     }
 
+    /// Queues the datagram on link `k`'s socket; `flush()` sends everything queued, several
+    /// datagrams per system call (sendmmsg), so a heartbeat round costs one call per link.
     func sendDatagram(_ buffer: ByteBuffer, to node: NodeID, link k: Int) {
         guard let address = peers[node]?.addresses[k], k < udp.count, let channel = udp[k] else { return }
-        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+        channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+        if !unflushed.contains(k) { unflushed.append(k) }
+    }
+
+    /// Sends every datagram queued since the last flush (the runtime calls it after each step).
+    func flush() {
+        for k in unflushed where k < udp.count { udp[k]?.flush() }
+        unflushed.removeAll(keepingCapacity: true)
     }
 
     func sendFrame(_ buffer: ByteBuffer, to node: NodeID) {
@@ -267,6 +278,7 @@ final class Transport: @unchecked Sendable {
                 sendDatagram(sealer.seal(.probe(probe), channel: .datagram), to: id, link: k)
             }
         }
+        flush()
     }
 
     // MARK: Receiving
