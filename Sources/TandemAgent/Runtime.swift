@@ -177,7 +177,8 @@ public actor NodeRuntime {
                 fence(target, group: group, epoch: epoch, reason: reason)
             }
         }
-        transport.flush()
+        // Datagrams can arrive between binding the links and `begin` (they step nothing yet).
+        transport?.flush()
         if !events.isEmpty { record(events) }
     }
 

@@ -5,16 +5,18 @@ import TandemCore
 
 /// `vip: ADDRESS/PREFIX dev DEVICE`: an address held on an interface while the group is active.
 ///
-/// - start: `ip addr add ADDRESS/PREFIX dev DEVICE` (IPv6 with `nodad`, usable at once); an
-///   address already present counts as success (a crashed agent may have left it). Then the
+/// - start: adds ADDRESS/PREFIX to DEVICE with one rtnetlink request, as `ip addr add` would
+///   (IPv6 with `nodad`, usable at once); an address already present counts as success (a
+///   crashed agent may have left it). Then the
 ///   address is announced: a gratuitous ARP (IPv4: a broadcast ARP request with sender = target
 ///   = the address) or an unsolicited neighbour advertisement (IPv6: ICMPv6 type 136 with the
 ///   override flag to ff02::1, hop limit 255). The first announcement goes out before `start`
 ///   returns; the other `announceCount - 1`, `announceInterval` apart, from a background task,
-///   so activation waits for nothing slow (start takes a few milliseconds: one `ip` run).
+///   so activation waits for nothing slow (start takes well under a millisecond).
 ///   Without permission for raw sockets the announcements are skipped with a warning: the
 ///   address still works, neighbours just learn it later.
-/// - stop: stops the announcements, then `ip addr del`; an absent address counts as success.
+/// - stop: stops the announcements, then removes the address (rtnetlink); an absent address
+///   or device counts as success.
 /// - monitor: running while the address is on the device.
 public actor VIPResource: Resource {
     public nonisolated let name: String
@@ -35,28 +37,30 @@ public actor VIPResource: Resource {
     }
 
     public func start(_ context: ResourceContext) async throws(ResourceError) {
-        let added = await ip(["addr", "add", "\(spec.address)/\(spec.prefixLength)", "dev", spec.device]
-            + (spec.isIPv6 ? ["nodad"] : []))
-        if !added.succeeded {
-            guard case .present = addressState() else {
-                throw ResourceError(.startFailed, resource: name, message:
-                    "\(added); check that \(spec.device) exists and that the agent may configure it (root or CAP_NET_ADMIN)")
-            }
+        switch change(.add) {
+        case .done:
+            break
+        case .alreadyDone:
             logger.info("address was already present", metadata: ["resource": "\(name)"])
+        case .noDevice:
+            throw ResourceError(.startFailed, resource: name, message:
+                "device \(spec.device) not found: check that \(spec.device) exists on this node (`ip link show \(spec.device)`)")
+        case let failure:
+            throw ResourceError(.startFailed, resource: name, message:
+                "\(failure); check that the agent may configure \(spec.device) (root or CAP_NET_ADMIN)")
         }
         startAnnouncing()
     }
 
     public func stop(_ context: ResourceContext) async throws(ResourceError) {
         stopAnnouncing()
-        let deleted = await ip(["addr", "del", "\(spec.address)/\(spec.prefixLength)", "dev", spec.device])
-        if !deleted.succeeded {
-            switch addressState() {
-            case .present:
+        switch change(.delete) {
+        case .done, .alreadyDone, .noDevice:
+            return
+        case let failure:
+            if case .present = addressState() {
                 throw ResourceError(.stopFailed, resource: name, message:
-                    "\(deleted); the address is still on \(spec.device): remove it by hand before it is used elsewhere")
-            case .absent, .noDevice:
-                return
+                    "\(failure); the address is still on \(spec.device): remove it by hand before it is used elsewhere")
             }
         }
     }
@@ -81,9 +85,15 @@ public actor VIPResource: Resource {
         return link.addresses.contains(wanted) ? .present : .absent
     }
 
-    private func ip(_ arguments: [String]) async -> CommandResult {
-        let namespace = netns.map { ["-n", $0] } ?? []
-        return await runCommand(["ip"] + namespace + arguments, timeout: .seconds(5))
+    /// One rtnetlink request in the address's namespace (no `ip` process: microseconds).
+    private func change(_ change: AddressChange) -> NetlinkOutcome {
+        guard let address = parseAddress(spec.address, ipv6: spec.isIPv6) else {
+            return .failed(EINVAL, "\(spec.address) is not an IPv\(spec.isIPv6 ? 6 : 4) address")
+        }
+        let outcome = inNetworkNamespace(netns) {
+            changeAddress(change, address: address, prefixLength: UInt8(spec.prefixLength), device: spec.device)
+        }
+        return outcome ?? .failed(errno, "cannot enter network namespace \(netns ?? "")")
     }
 
     // MARK: - Announcements

@@ -4,8 +4,9 @@ import TandemCore
 import Testing
 @testable import TandemResources
 
-/// Real addresses on a veth pair inside a network namespace of their own: the resource runs
-/// `ip -n NS …` and opens its announcement sockets inside NS (VIPResource's `netns`).
+/// Real addresses on a veth pair inside a network namespace of their own: the resource sends
+/// its rtnetlink requests and opens its announcement sockets inside NS (VIPResource's `netns`);
+/// the tests read the result back with `ip -n NS`.
 @Suite(.serialized, .enabled(if: TestNamespace.usable, "needs root, iproute2, network namespaces and veth"))
 struct VIPTests {
     @Test func ipv4AddressIsAddedAnnouncedByGratuitousARPAndRemoved() async throws {
@@ -24,7 +25,7 @@ struct VIPTests {
         let start = ContinuousClock.now
         try await vip.start(context())
         let took = ContinuousClock.now - start
-        print("vip start (ip addr add + first GARP) took \(took)")
+        print("vip start (rtnetlink add + first GARP) took \(took)")
         #expect(took < .milliseconds(1800))  // all three announcements would take at least 2 s
         #expect(await ns.addresses().contains("inet 10.77.0.100/24"))
         #expect(await vip.monitor(context()) == .running)
