@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 import TandemConfig
@@ -38,9 +41,14 @@ public final class Hands: Sendable {
         self.file = file
         self.node = node
         self.logger = logger
+        // `exec run` process groups are recorded here, so that the guard and a restarted agent
+        // (the same paths) can stop what a dead agent started.
+        let stateDirectory = "\(file.dataDir)/run-\(node.name)"
+        mkdir(stateDirectory, 0o700)
         var groups: [GroupID: GroupResources] = [:]
         for group in file.cluster.groups.map(\.id) {
-            groups[group] = GroupResources(group: group, specs: file.groupSpecs[group]?.resources ?? [], logger: logger)
+            groups[group] = GroupResources(
+                group: group, specs: file.groupSpecs[group]?.resources ?? [], stateDirectory: stateDirectory, logger: logger)
         }
         self.groups = groups
         var checks: [GroupID: [CheckSpec]] = [:]
@@ -62,11 +70,11 @@ public final class Hands: Sendable {
 
     /// At agent start: stops every resource of every group, whatever state it is in.
     public func sweepAll(reason: String) async {
+        // The held resources, so that `exec run` commands recorded by an earlier agent (pid
+        // files) are stopped too.
         for group in file.cluster.groups.map(\.id) {
-            let specs = file.groupSpecs[group]?.resources ?? []
-            guard !specs.isEmpty else { continue }
-            let problems = await GroupResources.sweep(
-                group: group, specs: specs, context: context(group, epoch: 0, role: "stopping", reason: reason), logger: logger)
+            guard let resources = groups[group], !resources.resources.isEmpty else { continue }
+            let problems = await resources.sweep(context(group, epoch: 0, role: "stopping", reason: reason))
             for problem in problems { logger.warning("sweep of \(group): \(problem)") }
         }
     }

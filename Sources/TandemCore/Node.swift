@@ -337,8 +337,12 @@ public struct TandemNode: Sendable {
     }
 
     mutating func noticeStall(_ duration: Duration, now: Instant) {
-        event(.stalled, reason: "this node was stalled for \(formatMilliseconds(duration.nanoseconds)); it accuses no one for one election timeout",
-              evidence: "timers late by more than lease/2 = \(formatMilliseconds(timing.lease / 2))", now: now)
+        // The runtime's tick and a late timer of the core's both see one stall: one event.
+        let alreadyExempt = stalledUntil > now
+        if !alreadyExempt {
+            event(.stalled, reason: "this node was stalled for \(formatMilliseconds(duration.nanoseconds)); it accuses no one for one election timeout",
+                  evidence: "timers late by more than lease/2 = \(formatMilliseconds(timing.lease / 2))", now: now)
+        }
         stalledUntil = now + .nanoseconds(timing.electionTimeout)
         lastHeard = max(lastHeard, now)
         if role != .leader { resetElectionTimer(now) }

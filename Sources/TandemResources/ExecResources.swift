@@ -71,11 +71,15 @@ public actor RunResource: Resource {
     private var unexpectedExit: Termination?
     /// Clearing the group of a command that exited by itself.
     private var cleanup: Task<Termination, Never>?
+    private let pidFile: PidFile?
 
-    public init(command: String, timeout: Duration, logger: Logger) {
+    /// `pidFile`: where the running command's process group is recorded, so that the guard or
+    /// a restarted agent (a `RunResource` built with the same path) can stop it by `stop`.
+    public init(command: String, timeout: Duration, pidFile: String? = nil, logger: Logger) {
         self.command = command
         self.timeout = timeout
         self.logger = logger
+        self.pidFile = pidFile.map(PidFile.init(path:))
         self.name = "exec run \(shortened(command))"
     }
 
@@ -101,6 +105,13 @@ public actor RunResource: Resource {
             throw ResourceError(.startFailed, resource: name, message: "\(error); check the command and the agent's PATH")
         }
         child = spawned
+        if let pidFile, let error = pidFile.record(spawned.pid) {
+            // Without the record only this process could stop the command: refuse to run it.
+            child = nil
+            _ = await spawned.terminate(grace: timeout)
+            throw ResourceError(.startFailed, resource: name, message:
+                "cannot record its process group in \(pidFile.path): \(errnoText(error)); check the data directory")
+        }
         logger.info("started", metadata: ["resource": "\(name)", "pid": "\(spawned.pid)"])
         Task { [grace = timeout] in
             await spawned.waitForExit()
@@ -119,6 +130,7 @@ public actor RunResource: Resource {
         let cleanup = Task { await process.terminate(grace: grace) }
         self.cleanup = cleanup
         let final = await cleanup.value
+        if child == nil { pidFile?.remove() }
         if self.cleanup != nil, child == nil { unexpectedExit = final }  // unless stopped or restarted meanwhile
     }
 
@@ -128,9 +140,16 @@ public actor RunResource: Resource {
             self.cleanup = nil
         }
         unexpectedExit = nil
-        guard let process = child else { return }
+        guard let process = child else {
+            // Not started by this process: stop what another one (a dead agent) recorded.
+            if let pidFile, case let found = await pidFile.stopSurvivors(grace: timeout), found > 0 {
+                logger.notice("stopped \(found) process(es) left running by an earlier agent", metadata: ["resource": "\(name)"])
+            }
+            return
+        }
         child = nil
         let status = await process.terminate(grace: timeout)
+        pidFile?.remove()
         logger.info("stopped", metadata: ["resource": "\(name)", "status": "\(status)"])
     }
 

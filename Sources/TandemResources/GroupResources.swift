@@ -21,9 +21,14 @@ public actor GroupResources {
         self.logger = logger
     }
 
-    /// The resources of `specs`, built with ``makeResource(_:logger:)``.
-    public init(group: GroupID, specs: [ResourceSpec], logger: Logger) {
-        self.init(group: group, resources: specs.map { makeResource($0, logger: logger) }, logger: logger)
+    /// The resources of `specs`, built with ``makeResource(_:pidFile:logger:)``; with a
+    /// `stateDirectory`, the k-th resource's process group (an `exec run`) is recorded in
+    /// STATE_DIRECTORY/GROUP.k.pid.
+    public init(group: GroupID, specs: [ResourceSpec], stateDirectory: String? = nil, logger: Logger) {
+        let resources = specs.enumerated().map { k, spec in
+            makeResource(spec, pidFile: stateDirectory.map { "\($0)/\(group.name).\(k).pid" }, logger: logger)
+        }
+        self.init(group: group, resources: resources, logger: logger)
     }
 
     /// Starts every resource in order. If one fails, those already started are stopped again in

@@ -86,8 +86,9 @@ public protocol Resource: Sendable {
     func monitor(_ context: ResourceContext) async -> MonitorResult
 }
 
-/// Builds the resource a spec describes.
-public func makeResource(_ spec: ResourceSpec, logger: Logger) -> any Resource {
+/// Builds the resource a spec describes; `pidFile` is where an `exec run` records its process
+/// group (see ``RunResource``).
+public func makeResource(_ spec: ResourceSpec, pidFile: String? = nil, logger: Logger) -> any Resource {
     switch spec {
     case .vip(let vip):
         VIPResource(vip, logger: logger)
@@ -95,7 +96,7 @@ public func makeResource(_ spec: ResourceSpec, logger: Logger) -> any Resource {
         SystemdResource(unit: unit, timeout: timeout, logger: logger)
     case .exec(let exec):
         if let run = exec.run {
-            RunResource(command: run, timeout: exec.timeout, logger: logger)
+            RunResource(command: run, timeout: exec.timeout, pidFile: pidFile, logger: logger)
         } else {
             ScriptResource(exec, logger: logger)
         }

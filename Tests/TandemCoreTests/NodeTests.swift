@@ -571,6 +571,23 @@ import Testing
         if let first = placed.first { #expect(first.at >= office + Fast.et) }
     }
 
+    /// One stall seen twice (the runtime's tick and a late timer) is one event; a stall after
+    /// the exemption has ended is a new one.
+    @Test func test_stallReportedTwice_oneEvent() {
+        let c = Cluster(pairConfig())
+        c.startAll()
+        func stalls() -> Int {
+            c.emitted(by: "a").filter { if case .event(let e) = $0.directive { return e.kind == .stalled }; return false }.count
+        }
+        c.step("a", .stalled(.milliseconds(100)))
+        c.now = c.now + .milliseconds(1)
+        c.step("a", .stalled(.milliseconds(101)))
+        #expect(stalls() == 1)
+        c.now = c.now + Fast.et + .milliseconds(1)
+        c.step("a", .stalled(.milliseconds(100)))
+        #expect(stalls() == 2)
+    }
+
     /// Without a hook configured, no fence directive is ever emitted.
     @Test func test_ownerSilent_noHook_noFenceDirective() {
         let (c, _) = Self.silentOwner(previousLeader: "a")

@@ -134,6 +134,64 @@ private func scriptSpec(_ dir: TempDir, _ name: String, startExit: Int = 0, stop
 }
 
 @Suite struct RunResourceTests {
+    /// The agent died (no guard either): another process (the guard, or the agent restarted)
+    /// builds the same resource with the same pid file, and its `stop` ends the command's
+    /// whole process group, the leader and what it forked.
+    @Test func aCommandRecordedByADeadAgentIsStoppedByAnotherInstance() async throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let pidFile = dir.file("g.0.pid")
+        let first = RunResource(command: "sleep 30 & echo $! > \(dir.file("child")); wait", timeout: .seconds(2),
+                                pidFile: pidFile, logger: testLogger)
+        try await first.start(context())
+        let leader = try #require(await first.processID)
+        #expect(await eventually { dir.read("child") != nil })
+        let child = try #require(pid_t(dir.read("child")?.split(separator: "\n").first ?? ""))
+        let recorded = dir.read("g.0.pid") ?? ""
+        #expect(recorded.hasPrefix("\(leader) "), "\(recorded)")
+
+        let second = RunResource(command: "unused", timeout: .seconds(2), pidFile: pidFile, logger: testLogger)
+        try await second.stop(context(role: "stopping"))
+        #expect(await eventually { isDead(leader) && isDead(child) }, "the recorded group survived")
+        #expect(!dir.exists("g.0.pid"))
+        try await first.stop(context(role: "stopping"))  // reaps its child; nothing left to do
+    }
+
+    /// A pid file whose pid now belongs to another process (a different start time) is
+    /// never acted on.
+    @Test func aReusedPidIsNeverKilled() async throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let bystander = RunResource(command: "sleep 30", timeout: .seconds(2), logger: testLogger)
+        try await bystander.start(context())
+        let pid = try #require(await bystander.processID)
+        dir.write("g.0.pid", "\(pid) 1\n")  // started at tick 1: not this process
+        let stale = RunResource(command: "unused", timeout: .seconds(2), pidFile: dir.file("g.0.pid"), logger: testLogger)
+        try await stale.stop(context(role: "stopping"))
+        #expect(!isDead(pid), "a process that merely reuses the recorded pid was killed")
+        #expect(!dir.exists("g.0.pid"))
+        try await bystander.stop(context(role: "stopping"))
+    }
+
+    /// The record exists exactly while the command runs.
+    @Test func thePidFileLivesWhileTheCommandRuns() async throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let resource = RunResource(command: "sleep 30", timeout: .seconds(2), pidFile: dir.file("g.0.pid"), logger: testLogger)
+        try await resource.start(context())
+        #expect(dir.exists("g.0.pid"))
+        try await resource.stop(context(role: "stopping"))
+        #expect(!dir.exists("g.0.pid"))
+        let unwritable = RunResource(command: "sleep 30", timeout: .seconds(2), pidFile: "/nonexistent-dir/g.0.pid", logger: testLogger)
+        do {
+            try await unwritable.start(context())
+            Issue.record("started although its process group cannot be recorded")
+        } catch {
+            #expect(error.message.contains("cannot record"), "\(error)")
+        }
+        #expect(await unwritable.processID == nil)
+    }
+
     @Test func startsKeepsAndStopsTheCommand() async throws {
         let resource = RunResource(command: "sleep 30", timeout: .seconds(2), logger: testLogger)
         #expect(await resource.processID == nil)
