@@ -58,6 +58,8 @@ public actor ScriptResource: Resource {
 /// - start: spawns it unless it is running already; stdout and stderr are the agent's own
 ///   (so under systemd they reach the journal).
 /// - stop: SIGTERM to the whole group, SIGKILL to what is left after `timeout`, then the reap.
+///   A `stop` on an instance that did not start it (the guard's, or a restarted agent's)
+///   kills the group recorded in the pid file with SIGKILL at once.
 /// - monitor: running while it runs; if it exits by itself, `failed` with its exit status (the
 ///   rest of its group is then terminated as on stop, as systemd does) until the next start
 ///   or stop.
@@ -142,8 +144,8 @@ public actor RunResource: Resource {
         unexpectedExit = nil
         guard let process = child else {
             // Not started by this process: stop what another one (a dead agent) recorded.
-            if let pidFile, case let found = await pidFile.stopSurvivors(grace: timeout), found > 0 {
-                logger.notice("stopped \(found) process(es) left running by an earlier agent", metadata: ["resource": "\(name)"])
+            if let pidFile, case let found = await pidFile.killSurvivors(wait: timeout), found > 0 {
+                logger.notice("killed \(found) process(es) left running by an agent that is gone", metadata: ["resource": "\(name)"])
             }
             return
         }

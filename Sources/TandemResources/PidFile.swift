@@ -31,8 +31,9 @@ struct PidFile: Sendable {
     func remove() { unlink(path) }
 
     /// The recorded group's processes still alive: the leader if its start time matches, and
-    /// every process in its process group started no earlier than it. Empty when none is left
-    /// (or nothing is recorded).
+    /// every process in its process group started no earlier than it; zombies (dead, waiting
+    /// to be reaped by whoever inherited them) do not count. Empty when none is left (or
+    /// nothing is recorded).
     func survivors() -> (pgid: pid_t, pids: [pid_t]) {
         guard let fd = fopen(path, "r") else { return (0, []) }
         var buffer = [CChar](repeating: 0, count: 128)
@@ -50,34 +51,34 @@ struct PidFile: Sendable {
         while let entry = readdir(proc) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
             guard let pid = pid_t(name), let stat = Self.stat(of: pid) else { continue }
-            if stat.pgrp == pgid, stat.start >= start { pids.append(pid) }
+            if stat.pgrp == pgid, stat.start >= start, stat.state != "Z" { pids.append(pid) }
         }
         return (pgid, pids.sorted())
     }
 
-    /// Stops what `survivors()` finds: SIGTERM, then SIGKILL to what is left after `grace`.
-    /// Returns how many processes it found.
-    func stopSurvivors(grace: Duration) async -> Int {
+    /// Kills what `survivors()` finds with SIGKILL at once, as the guard does with the pids it
+    /// knows (whoever started them is gone; the group must stop now, not after a grace
+    /// period), then waits up to `wait` for them to be gone. Returns how many it found.
+    func killSurvivors(wait: Duration) async -> Int {
         let found = survivors()
         guard !found.pids.isEmpty else {
             remove()
             return 0
         }
-        for pid in found.pids { kill(pid, SIGTERM) }
-        let deadline = ContinuousClock.now + grace
+        for pid in found.pids { kill(pid, SIGKILL) }
+        let deadline = ContinuousClock.now + wait
         while ContinuousClock.now < deadline, !survivors().pids.isEmpty {
-            try? await Task.sleep(for: .milliseconds(10))
+            try? await Task.sleep(for: .milliseconds(5))
         }
-        for pid in survivors().pids { kill(pid, SIGKILL) }
         remove()
         return found.pids.count
     }
 
     static func startTime(of pid: pid_t) -> UInt64? { stat(of: pid)?.start }
 
-    /// Fields 5 (pgrp) and 22 (starttime) of /proc/PID/stat; the command name (field 2) may
-    /// hold spaces and parentheses, so fields are counted after its last ')'.
-    static func stat(of pid: pid_t) -> (pgrp: pid_t, start: UInt64)? {
+    /// Fields 3 (state), 5 (pgrp) and 22 (starttime) of /proc/PID/stat; the command name
+    /// (field 2) may hold spaces and parentheses, so fields are counted after its last ')'.
+    static func stat(of pid: pid_t) -> (state: Character, pgrp: pid_t, start: UInt64)? {
         guard let fd = fopen("/proc/\(pid)/stat", "r") else { return nil }
         var buffer = [CChar](repeating: 0, count: 1024)
         let read = fgets(&buffer, Int32(buffer.count), fd) != nil
@@ -87,7 +88,8 @@ struct PidFile: Sendable {
         guard let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state): pgrp is fields[2], starttime fields[19].
-        guard fields.count > 19, let pgrp = pid_t(fields[2]), let start = UInt64(fields[19]) else { return nil }
-        return (pgrp, start)
+        guard fields.count > 19, let state = fields[0].first, let pgrp = pid_t(fields[2]), let start = UInt64(fields[19])
+        else { return nil }
+        return (state, pgrp, start)
     }
 }

@@ -173,6 +173,23 @@ private func scriptSpec(_ dir: TempDir, _ name: String, startExit: Int = 0, stop
         try await bystander.stop(context(role: "stopping"))
     }
 
+    /// Zombies of the recorded group (dead, waiting for a parent that may never reap them)
+    /// are not survivors: the guard must not wait for them before removing the address.
+    @Test func zombiesOfTheRecordedGroupAreNotSurvivors() async throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let resource = RunResource(command: "sleep 0.05 & exec sleep 30", timeout: .seconds(2), pidFile: dir.file("g.0.pid"),
+                                   logger: testLogger)
+        try await resource.start(context())
+        let leader = try #require(await resource.processID)
+        dir.write("copy.pid", dir.read("g.0.pid") ?? "")
+        let copy = PidFile(path: dir.file("copy.pid"))
+        // The short sleep exits and stays a zombie: its parent (now `sleep 30`) never reaps.
+        #expect(await eventually { copy.survivors().pids == [leader] }, "\(copy.survivors())")
+        try await resource.stop(context(role: "stopping"))
+        #expect(copy.survivors().pids.isEmpty, "\(copy.survivors())")
+    }
+
     /// The record exists exactly while the command runs.
     @Test func thePidFileLivesWhileTheCommandRuns() async throws {
         let dir = TempDir()
