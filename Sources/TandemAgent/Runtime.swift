@@ -136,17 +136,24 @@ public actor NodeRuntime {
     func execute(_ directives: [Directive]) {
         // Group commit: every persist of the step in one transaction, durable before any
         // other directive of the step is carried out (moving a persist earlier is safe).
+        // The step's events go in the same transaction (no second fsync on the loop).
         var ops: [PersistOp] = []
-        for case .persist(let op) in directives { ops.append(op) }
+        var events: [StoredEvent] = []
+        for directive in directives {
+            switch directive {
+            case .persist(let op): ops.append(op)
+            case .event(let event): events.append(StoredEvent(id: 0, wallTime: AgentClock.wallMilliseconds(), event: event))
+            default: break
+            }
+        }
         if !ops.isEmpty {
             do {
-                try store.persist(ops)
+                try store.persist(ops, events: events)
             } catch {
                 fail("cannot persist to \(store.path): \(error)")
                 return
             }
         }
-        var events: [StoredEvent] = []
         for directive in directives {
             switch directive {
             case .persist:
@@ -171,7 +178,6 @@ public actor NodeRuntime {
                 waiting.removeValue(forKey: requestID)?.resume(returning: response)
             case .event(let event):
                 logger.notice("\(event.description)")
-                events.append(StoredEvent(id: 0, wallTime: AgentClock.wallMilliseconds(), event: event))
                 hands.notify(event)
             case .fence(let target, let group, let epoch, let reason):
                 fence(target, group: group, epoch: epoch, reason: reason)
@@ -179,7 +185,7 @@ public actor NodeRuntime {
         }
         // Datagrams can arrive between binding the links and `begin` (they step nothing yet).
         transport?.flush()
-        if !events.isEmpty { record(events) }
+        if !events.isEmpty { record(events, stored: !ops.isEmpty) }
     }
 
     func timerFired(_ timer: TimerID) {
@@ -308,11 +314,13 @@ public actor NodeRuntime {
 
     // MARK: - Events
 
-    func record(_ events: [StoredEvent]) {
-        do {
-            try store.appendEvents(events)
-        } catch {
-            logger.error("cannot record \(events.count) events in \(store.path): \(error)")
+    func record(_ events: [StoredEvent], stored: Bool = false) {
+        if !stored {
+            do {
+                try store.appendEvents(events)
+            } catch {
+                logger.error("cannot record \(events.count) events in \(store.path): \(error)")
+            }
         }
         recentEvents.append(contentsOf: events)
         if recentEvents.count > 200 { recentEvents.removeFirst(recentEvents.count - 200) }

@@ -316,8 +316,11 @@ public final class Store: Sendable {
     ///
     /// A throwing `persist` means the disk did not take the state; the runtime must not act
     /// on anything that followed the persist (treat it as fatal).
-    public func persist(_ ops: [PersistOp]) throws(StoreError) {
-        guard !ops.isEmpty else { return }
+    /// `events`: stored in the same transaction (so the step's events cost no second fsync);
+    /// returned with their ids.
+    @discardableResult
+    public func persist(_ ops: [PersistOp], events: [StoredEvent] = []) throws(StoreError) -> [StoredEvent] {
+        guard !ops.isEmpty else { return try appendEvents(events) }
         for op in ops {
             if let problem = Self.problem(in: op) {
                 throw StoreError(code: .invalidArgument, path: path, operation: "persist", message: problem)
@@ -342,9 +345,10 @@ public final class Store: Sendable {
                 break
             }
         }
-        try access("persist", write: true) { db in
+        return try access("persist", write: true) { db in
             var blobs = encoded.makeIterator()
             for op in ops { try Self.apply(op, encoded: &blobs, db) }
+            return try Self.insert(events, db)
         }
     }
 
@@ -449,24 +453,27 @@ public final class Store: Sendable {
     @discardableResult
     public func appendEvents(_ events: [StoredEvent]) throws(StoreError) -> [StoredEvent] {
         guard !events.isEmpty else { return [] }
-        return try access("append events", write: true) { db in
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO events (wall_ms, kind, node, term, grp, epoch, reason, evidence)
-                    VALUES (?, CAST(? AS TEXT), CAST(? AS TEXT), ?, CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT))
-                    """)
-            var stored = events
-            for i in stored.indices {
-                let e = stored[i].event
-                try insert.execute(arguments: [
-                    stored[i].wallTime, Cell.textArgument(e.kind.name), Cell.textArgument(e.node.name),
-                    Int64(bitPattern: e.term), e.group.map { Cell.textArgument($0.name) },
-                    e.epoch.map { Int64(bitPattern: $0) }, Cell.textArgument(e.reason), Cell.textArgument(e.evidence),
-                ])
-                stored[i].id = db.lastInsertedRowID
-            }
-            return stored
+        return try access("append events", write: true) { db in try Self.insert(events, db) }
+    }
+
+    private static func insert(_ events: [StoredEvent], _ db: Database) throws -> [StoredEvent] {
+        guard !events.isEmpty else { return [] }
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO events (wall_ms, kind, node, term, grp, epoch, reason, evidence)
+                VALUES (?, CAST(? AS TEXT), CAST(? AS TEXT), ?, CAST(? AS TEXT), ?, CAST(? AS TEXT), CAST(? AS TEXT))
+                """)
+        var stored = events
+        for i in stored.indices {
+            let e = stored[i].event
+            try insert.execute(arguments: [
+                stored[i].wallTime, Cell.textArgument(e.kind.name), Cell.textArgument(e.node.name),
+                Int64(bitPattern: e.term), e.group.map { Cell.textArgument($0.name) },
+                e.epoch.map { Int64(bitPattern: $0) }, Cell.textArgument(e.reason), Cell.textArgument(e.evidence),
+            ])
+            stored[i].id = db.lastInsertedRowID
         }
+        return stored
     }
 
     /// Up to `limit` events with an id above `after` (all, when nil), oldest first.

@@ -106,6 +106,26 @@ import Glibc
                 reason: n == 7 ? "nul\u{0}inside, naïve ☎︎" : "reason \(n)", evidence: n % 2 == 0 ? "" : "lease 240ms"))
     }
 
+    /// A step's events go in the transaction of its persists: both are there after reopening,
+    /// and an op the store refuses stores neither.
+    @Test func test_persistWithEvents_oneTransaction() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try Store(path: directory.file("store.sqlite"))
+        let stored = try store.persist([.hardState(term: 3, vote: "a")], events: [Self.event(1), Self.event(2)])
+        #expect(stored.map(\.event) == [Self.event(1).event, Self.event(2).event])
+        let reopened = try Store(path: store.path)
+        #expect(try reopened.load().term == 3)
+        #expect(try reopened.events(after: nil, limit: 10).map(\.event) == [Self.event(1).event, Self.event(2).event])
+
+        let gap = Entry(term: 1, index: 5, command: .leader("a"))
+        let refused = storeError { () throws(StoreError) in
+            try store.persist([.entries([gap, Entry(term: 1, index: 7, command: .leader("a"))])], events: [Self.event(3)])
+        }
+        #expect(refused?.code == .invalidArgument)
+        #expect(try reopened.events(after: nil, limit: 10).count == 2)
+    }
+
     @Test func test_events_appendPageAndPrune() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
