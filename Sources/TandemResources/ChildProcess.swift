@@ -256,23 +256,43 @@ final class ChildProcess: Sendable {
     static let killWait: Duration = .seconds(5)
 
     /// Whether any member of the group other than a zombie is alive (scans /proc).
-    func groupHasLiveMembers() -> Bool {
-        guard let dir = opendir("/proc") else { return false }
+    func groupHasLiveMembers() -> Bool { !ProcessStat.liveMembers(ofGroup: pid).isEmpty }
+}
+
+/// What Tandem reads of /proc/PID/stat.
+struct ProcessStat {
+    /// Field 3: "R", "S", "Z", …
+    var state: Character
+    /// Field 5.
+    var processGroup: pid_t
+    /// Field 22: clock ticks after boot.
+    var startTime: UInt64
+
+    /// Nil when the process is gone. The command name (field 2) may hold spaces and
+    /// parentheses, so fields are counted after its last ')'.
+    static func read(_ pid: pid_t) -> ProcessStat? {
+        guard let text = readSmallFile("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state): the process group is fields[2], the start time fields[19].
+        guard fields.count > 19, let state = fields[0].first, let group = pid_t(fields[2]), let start = UInt64(fields[19])
+        else { return nil }
+        return ProcessStat(state: state, processGroup: group, startTime: start)
+    }
+
+    /// The members of process group `group` that are not zombies, started at or after
+    /// `startTime` (clock ticks after boot), in ascending pid order (scans /proc).
+    static func liveMembers(ofGroup group: pid_t, startedAtOrAfter startTime: UInt64 = 0) -> [pid_t] {
+        guard let dir = opendir("/proc") else { return [] }
         defer { closedir(dir) }
+        var members: [pid_t] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
-            guard let first = name.utf8.first, first >= 0x30, first <= 0x39,
-                  let stat = readSmallFile("/proc/\(name)/stat"),
-                  let close = stat.lastIndex(of: ")")
-            else { continue }
-            // After "(comm)": state ppid pgrp …
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 2, fields[2] == "\(pid)" else { continue }
-            if fields[0] != "Z" { return true }
+            guard let pid = pid_t(name), let stat = read(pid) else { continue }
+            if stat.processGroup == group, stat.startTime >= startTime, stat.state != "Z" { members.append(pid) }
         }
-        return false
+        return members.sorted()
     }
 }
 
