@@ -74,13 +74,6 @@ public actor GroupResources {
         return failures
     }
 
-    /// ``sweep(_:)`` for the resources `specs` describes, without keeping them.
-    public static func sweep(group: GroupID, specs: [ResourceSpec], context: ResourceContext, logger: Logger) async
-        -> [ResourceError]
-    {
-        await GroupResources(group: group, specs: specs, logger: logger).sweep(context)
-    }
-
     /// The pids (each also a process group id) of the group's running `exec: {run: …}` commands,
     /// for the guard process that kills them if the agent dies.
     public var runningProcessIDs: [pid_t] {

@@ -127,8 +127,8 @@ private func scriptSpec(_ dir: TempDir, _ name: String, startExit: Int = 0, stop
         let dir = TempDir()
         defer { dir.remove() }
         let specs: [ResourceSpec] = [.exec(scriptSpec(dir, "a")), .exec(ExecSpec(run: "sleep 30"))]
-        let failures = await GroupResources.sweep(group: "g", specs: specs, context: context(role: "stopping", reason: "start-up sweep"),
-                                                  logger: testLogger)
+        let failures = await GroupResources(group: "g", specs: specs, logger: testLogger)
+            .sweep(context(role: "stopping", reason: "start-up sweep"))
         #expect(failures.isEmpty)
     }
 }
@@ -185,9 +185,9 @@ private func scriptSpec(_ dir: TempDir, _ name: String, startExit: Int = 0, stop
         dir.write("copy.pid", dir.read("g.0.pid") ?? "")
         let copy = PidFile(path: dir.file("copy.pid"))
         // The short sleep exits and stays a zombie: its parent (now `sleep 30`) never reaps.
-        #expect(await eventually { copy.survivors().pids == [leader] }, "\(copy.survivors())")
+        #expect(await eventually { copy.survivors() == [leader] }, "\(copy.survivors())")
         try await resource.stop(context(role: "stopping"))
-        #expect(copy.survivors().pids.isEmpty, "\(copy.survivors())")
+        #expect(copy.survivors().isEmpty, "\(copy.survivors())")
     }
 
     /// The record exists exactly while the command runs.
