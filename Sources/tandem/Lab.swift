@@ -23,6 +23,8 @@ enum Lab {
     /// The lab's ports, moved by TANDEM_LAB_PORT_BASE (default 17400) so that several labs
     /// (tests) can run at once.
     static var portBase: Int { ProcessInfo.processInfo.environment["TANDEM_LAB_PORT_BASE"].flatMap(Int.init) ?? 17400 }
+    /// The demo page's port: `webPort`, or TANDEM_LAB_WEB_PORT.
+    static var webPortInUse: Int { ProcessInfo.processInfo.environment["TANDEM_LAB_WEB_PORT"].flatMap(Int.init) ?? webPort }
 
     static func pid(_ node: String) -> pid_t? {
         guard let text = try? String(contentsOfFile: pidPath(node), encoding: .utf8) else { return nil }
@@ -33,7 +35,7 @@ enum Lab {
 
     static func configText(executable: String, timing: String) -> String {
         let base = portBase
-        let web = ProcessInfo.processInfo.environment["TANDEM_LAB_WEB_PORT"].flatMap(Int.init) ?? webPort
+        let web = webPortInUse
         return """
         # The tandem lab: three agents on loopback (written by `tandem lab`).
         cluster: lab
@@ -108,7 +110,7 @@ struct LabCommand: AsyncParsableCommand {
                 .write(toFile: Lab.configPath, atomically: true, encoding: .utf8)
             _ = try loadConfig(Lab.configPath)
             for node in Lab.nodes { try Lab.startAgent(node) }
-            let web = ProcessInfo.processInfo.environment["TANDEM_LAB_WEB_PORT"].flatMap(Int.init) ?? Lab.webPort
+            let web = Lab.webPortInUse
             // Settled means: all three agents answer, one runs the group, and the page itself answers.
             let up = Lab.wait(for: {
                 let statuses = Lab.nodes.compactMap(Lab.status(of:))
