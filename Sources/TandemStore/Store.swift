@@ -14,6 +14,9 @@
 /// an epoch it already gave up. So FULL, and this store sets the pragmas itself rather than
 /// using GRDB's `.wal` configuration (which would reset `synchronous` to NORMAL).
 ///
+/// The one exception is `appendEvents` (history only, no protocol state): committed with
+/// NORMAL, so it survives a process crash at once and a power loss from the next fsync on.
+///
 /// Group commit: every op of one `persist` call goes into one transaction, so one fsync
 /// covers them all; the runtime batches the persists of a step (or of several) into one call.
 
@@ -450,10 +453,30 @@ public final class Store: Sendable {
 
     /// Appends events (their `id`s are ignored) in one transaction; returns them with the
     /// ids the store gave them.
+    ///
+    /// Events alone are history, not protocol state: this transaction is committed with
+    /// `synchronous = NORMAL`, so it costs no fsync of its own (the runtime writes it on the
+    /// step's path, where an fsync delayed the next message by about half a millisecond).
+    /// It is in the WAL when this returns, so it survives a crash of the process; it is made
+    /// durable against power loss by the next `persist` (whose fsync covers the whole WAL)
+    /// or checkpoint. Every other write stays `FULL`.
     @discardableResult
     public func appendEvents(_ events: [StoredEvent]) throws(StoreError) -> [StoredEvent] {
         guard !events.isEmpty else { return [] }
-        return try access("append events", write: true) { db in try Self.insert(events, db) }
+        do {
+            return try queue.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                var stored: [StoredEvent] = []
+                let outcome = Result { try db.inTransaction { stored = try Self.insert(events, db); return .commit } }
+                // Back to FULL whatever happened; if even that fails, the caller hears of it
+                // (the runtime treats a store it cannot trust as fatal on the next persist).
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                try outcome.get()
+                return stored
+            }
+        } catch {
+            throw Self.storeError(error, path: path, operation: "append events")
+        }
     }
 
     private static func insert(_ events: [StoredEvent], _ db: Database) throws -> [StoredEvent] {

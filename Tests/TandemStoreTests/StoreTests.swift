@@ -159,6 +159,9 @@ import Glibc
         #expect(try store.events(after: nil, limit: 100).isEmpty)
         let later = try store.appendEvents([Self.event(26)])
         #expect(later[0].id > stored.last!.id)
+        // Events are written without an fsync of their own, but every other write stays
+        // FULL: the connection is back to synchronous = FULL after appending them.
+        #expect(try store.settings().synchronous == 2)
 
         let negative = storeError { () throws(StoreError) in _ = try store.events(after: nil, limit: -1) }
         #expect(negative?.code == .invalidArgument)
