@@ -383,15 +383,20 @@ extension TandemNode {
         }
     }
 
-    /// The groups the applied state names `node` owner of, except those being moved away
-    /// from it by a planned move (their standing is then left to lapse).
+    /// The groups whose latest assignment in this leader's whole log, committed or not,
+    /// names `node` owner (C6), except those being moved away from it by a planned move
+    /// (their standing is then left to lapse) and those inherited from an earlier leader
+    /// within their hold (C11). Naming a new owner as soon as its assignment is appended
+    /// lets its acknowledgement of that append carry the stamp, so the commit and the echo
+    /// reach it together; it still activates only once the assignment is committed
+    /// (rule 3 (i)). This is the naming of the SPIN model (the owner at the end of the
+    /// heartbeat's log).
     func ownedGroups(of node: NodeID, now: Instant) -> [GroupID: Epoch] {
         var owned: [GroupID: Epoch] = [:]
-        for (group, g) in state.groups where g.owner == node {
+        for (group, latest) in logOwners where latest.owner == node && state.groups[group] != nil {
             if let hold = inheritedHold[group], now < hold { continue }
-            if let asked = releaseAskedEpoch(group), asked == g.epoch { continue }
-            guard let latest = logOwners[group], latest.owner == node, latest.epoch == g.epoch else { continue }
-            owned[group] = g.epoch
+            if let asked = releaseAskedEpoch(group), asked == latest.epoch { continue }
+            owned[group] = latest.epoch
         }
         return owned
     }
@@ -590,6 +595,7 @@ extension TandemNode {
         if !newEntries.isEmpty {
             for entry in newEntries { log.append(entry) }
             emit(.persist(.entries(newEntries)))
+            prepareRecords(for: newEntries)
         }
         let lastNew = prev + LogIndex(entries.count)
         if append.commit > commitIndex { commitIndex = max(commitIndex, min(append.commit, lastNew)) }
@@ -689,11 +695,21 @@ extension TandemNode {
         let entries = log.slice(from: from, max: Int.max)
         guard !entries.isEmpty else { return }
         // Persist before anything else this step does (nothing sent may depend on them
-        // before they are durable).
+        // before they are durable) ...
         out.insert(.persist(.entries(entries)), at: 0)
+        prepareRecords(for: entries)
         if role == .leader {
             if members.voters.count == 1 { advanceCommit() }
+            // ... except the appends that carry them: a Raft leader may replicate while it
+            // writes its own log (the write is then off the commit path). It counts itself
+            // toward a commit only in a later step, and everything that step emits waits for
+            // this write like the rest of this one; if it crashes first, the entries are an
+            // ordinary uncommitted tail that a later leader keeps or overwrites.
+            let mark = out.count
             for node in others { sendAppend(to: node, now: now, heartbeat: false) }
+            let appends = out[mark...]
+            out.removeSubrange(mark...)
+            out.insert(contentsOf: appends, at: 0)
         }
     }
 

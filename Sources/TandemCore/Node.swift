@@ -96,6 +96,11 @@ public struct TandemNode: Sendable {
     public internal(set) var votedFor: NodeID?
     var log: RaftLog
     public internal(set) var activationRecords: [GroupID: Epoch]
+    /// Epochs whose activation record is already durable although this node has not yet
+    /// activated or refused them (written with the log entry that assigns the group to this
+    /// node, so that activating costs no fsync of its own). In memory only: after a restart
+    /// the loaded record includes them, so a prepared epoch then counts as used.
+    var preparedRecords: [GroupID: Epoch] = [:]
     public internal(set) var incarnation: Incarnation
 
     // MARK: Volatile state

@@ -86,7 +86,28 @@ extension TandemNode {
     mutating func raiseRecord(_ group: GroupID, to epoch: Epoch) {
         guard (activationRecords[group] ?? 0) < epoch else { return }
         activationRecords[group] = epoch
+        // Already on disk if it was prepared with the entry that assigned it (rule 3 / C3
+        // asks only that the record be durable before the activation).
+        if let prepared = preparedRecords[group], prepared >= epoch {
+            if prepared == epoch { preparedRecords[group] = nil }
+            return
+        }
         emit(.persist(.activationRecord(group: group, epoch: epoch)))
+    }
+
+    /// Writes the activation record of an epoch assigned to this node together with the
+    /// entry that assigns it (same transaction, no extra fsync), so that activating it
+    /// later needs no fsync on the path from the commit to the running group. The record in
+    /// memory is not raised: this node may still activate that epoch once. After a
+    /// restart the durable value is loaded, so the epoch is never activated twice (C3).
+    mutating func prepareRecords(for entries: [Entry]) {
+        for entry in entries {
+            guard case .assign(let group, let owner, let epoch, _) = entry.command, owner == id,
+                  epoch > max(activationRecords[group] ?? 0, preparedRecords[group] ?? 0)
+            else { continue }
+            preparedRecords[group] = epoch
+            emit(.persist(.activationRecord(group: group, epoch: epoch)))
+        }
     }
 
     mutating func deactivate(_ group: GroupID, epoch: Epoch, reason: String, evidence: String = "", now: Instant) {

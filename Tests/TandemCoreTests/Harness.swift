@@ -237,6 +237,7 @@ extension Directive {
         }
     }
     var eventKind: Event.Kind? { if case .event(let e) = self { e.kind } else { nil } }
+    var isDeactivate: Bool { if case .deactivate = self { true } else { false } }
 }
 
 extension Array where Element == Directive {

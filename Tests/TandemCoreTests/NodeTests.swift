@@ -376,6 +376,29 @@ import Testing
         #expect(b.activeGroups == [Self.g: 1])
     }
 
+    /// Rule 3 / C3, prepared: the record of an epoch assigned to this node is written with the
+    /// entry that assigns it (same step, so the same transaction), and the activation after
+    /// the commit then needs no write of its own. The epoch is still activated exactly once,
+    /// and a node restarted from what was persisted never activates it (the test above).
+    @Test func test_assignmentAppended_recordPreparedWithEntry_activationWritesNothing() {
+        var b = startedNode("b")
+        let appendAt = T0 + .milliseconds(5)
+        let first = b.step(.message(from: "a", heartbeat(entries: Self.ownerEntries, commit: 0, owned: [Self.g: 1])), now: appendAt)
+        let entries = first.index { if case .persist(.entries) = $0 { return true }; return false }
+        #expect(entries != nil)
+        #expect(first.contains { $0 == .persist(.activationRecord(group: Self.g, epoch: 1)) })
+        #expect(Self.activations(in: first).isEmpty)
+        #expect(b.activationRecords[Self.g] == nil)  // in memory: not yet activated or refused
+
+        let at = appendAt + .milliseconds(1)
+        let second = b.step(
+            .message(from: "a", heartbeat(prevIndex: 2, prevTerm: 1, commit: 2, round: 2, owned: [Self.g: 1],
+                                          echo: Stamp(at: appendAt, incarnation: 1))), now: at)
+        #expect(Self.activations(in: second).map(\.epoch) == [1])
+        #expect(!second.contains { $0.persisted != nil })
+        #expect(b.activationRecords[Self.g] == 1)
+    }
+
     /// Rule 3 / C3: a node whose durable activation record is at or above the committed epoch
     /// never activates it (it tells the leader it released it instead).
     @Test(arguments: [Epoch(1), 3])
@@ -642,6 +665,27 @@ import Testing
         #expect(Self.appendReply(in: out)?.match == 2)
     }
 
+    /// A leader's new entries go out to the followers before its own write of them (Raft:
+    /// replication in parallel with the leader's disk), and nothing else of the step precedes
+    /// that write; it counts itself toward the commit only in a later step.
+    @Test func test_leaderProposal_appendsBeforeOwnPersist_commitOnlyOnLaterAck() {
+        let c = Cluster(pairConfig())
+        c.electA()
+        c.now = c.now + .milliseconds(1)
+        let out = c.step("a", .request(id: 9, .kv(.put(key: "k", value: [1], ifRevision: nil), fence: nil)))
+        let persist = out.firstIndex { if case .persist(.entries) = $0 { return true }; return false }
+        let appends = out.indices.filter { out[$0].sent?.message.append?.entries.isEmpty == false }
+        #expect(persist != nil)
+        #expect(Set(appends.compactMap { out[$0].sent?.to }) == ["b", "w"])
+        if let persist {
+            #expect(appends.allSatisfy { $0 < persist })
+            #expect(out[..<persist].allSatisfy { $0.sent?.message.append != nil })
+        }
+        #expect(!out.contains { if case .reply = $0 { true } else { false } })
+        c.deliverAll()
+        #expect(c.replies(of: "a").contains { $0.id == 9 })
+    }
+
     // MARK: - Rule 6: KV fencing
 
     /// Rule 6: a KV write fenced by a stale epoch is answered `staleEpoch` once committed.
@@ -857,6 +901,37 @@ import Testing
             if case .event(let e) = item.directive { return e.kind == .refused && e.group == Self.g }
             return false
         })
+    }
+
+    /// C6 as in the model: the append that carries an assignment already names the new
+    /// owner (the latest assignment in the leader's whole log), so the new owner's
+    /// acknowledgement carries the stamp and the commit can bring the echo with it. The
+    /// old owner is named no more from that append on.
+    @Test func test_switchover_appendOfAssignment_namesNewOwnerNotOld() {
+        let c = Cluster(pairConfig())
+        c.electA()
+        c.advance(by: .milliseconds(100))
+        #expect(c["a"].state.groups[Self.g]?.owner == "a")
+        let epoch = c["a"].state.groups[Self.g]?.epoch ?? 0
+        c.step("a", .groupStarted(group: Self.g, epoch: epoch, ok: true))
+        c.deliverAll()
+        c.advance(by: .milliseconds(50))
+        c.step("a", .request(id: 5, .action(.switchover(Self.g, to: "b"))))
+        c.deliverAll()
+        c.advance(by: .milliseconds(20))
+        #expect(c["a"].activeGroups.isEmpty || c.emitted(by: "a").contains { $0.directive.isDeactivate })
+        c.step("a", .groupStopped(group: Self.g, epoch: epoch))
+        let carrying = c.sent(by: "a").filter { item in
+            item.to == "b" && item.message.append?.entries.contains { entry in
+                if case .assign(Self.g, "b", epoch + 1, _) = entry.command { return true }
+                return false
+            } == true
+        }
+        #expect(!carrying.isEmpty)
+        #expect(carrying.first?.message.append?.owned == [Self.g: epoch + 1])
+        c.deliverAll()
+        #expect(c["b"].activeGroups == [Self.g: epoch + 1])
+        #expect(c["b"].activationRecords[Self.g] == epoch + 1)
     }
 
     /// A switchover to the witness is refused as invalid.
