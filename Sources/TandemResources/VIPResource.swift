@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import Synchronization
 import TandemConfig
 import TandemCore
 
@@ -18,6 +19,9 @@ import TandemCore
 /// - stop: stops the announcements, then removes the address (rtnetlink); an absent address
 ///   or device counts as success.
 /// - monitor: running while the address is on the device.
+/// - `addAtOnce()`: the address and its first announcement, synchronously on the caller's
+///   thread (the agent's loop calls it when it decides to activate, so the address does not
+///   wait for the task that starts the group); `start` then finds the address in place.
 public actor VIPResource: Resource {
     public nonisolated let name: String
     public nonisolated let spec: VIPSpec
@@ -26,6 +30,12 @@ public actor VIPResource: Resource {
     private let logger: Logger
     private var announcing: Task<Void, Never>?
     private var announceGeneration = 0
+    /// Set by `addAtOnce` when it added the address, cleared by the `start` that follows.
+    private let addedAtOnce = Mutex(false)
+    /// The announcement socket, kept for the resource's life: closing a packet socket waits
+    /// for an RCU grace period in the kernel (milliseconds), which must not happen on an
+    /// activation or deactivation path. Made again only when the device changed.
+    private let kept = Mutex<Announcer?>(nil)
 
     /// `netns` names a namespace created by `ip netns add` in which the address is managed
     /// instead of the agent's own (for tests, or an address inside a container's namespace).
@@ -36,12 +46,34 @@ public actor VIPResource: Resource {
         self.name = "vip \(spec.address)/\(spec.prefixLength) dev \(spec.device)"
     }
 
+    /// Adds the address and sends one announcement, on the calling thread: one rtnetlink
+    /// request and one packet, tens of microseconds. Only in the agent's own network
+    /// namespace (entering another one would move the calling thread). True when the
+    /// address is on the device afterwards.
+    public nonisolated func addAtOnce() -> Bool {
+        guard netns == nil, let address = parseAddress(spec.address, ipv6: spec.isIPv6) else { return false }
+        switch changeAddress(.add, address: address, prefixLength: UInt8(spec.prefixLength), device: spec.device) {
+        case .done:
+            addedAtOnce.withLock { $0 = true }
+        case .alreadyDone:
+            break
+        default:
+            return false
+        }
+        if spec.announceCount > 0, case .success(let announcer) = keptAnnouncer(address: address) {
+            _ = announcer.send()
+        }
+        return true
+    }
+
     public func start(_ context: ResourceContext) async throws(ResourceError) {
         switch change(.add) {
         case .done:
             break
         case .alreadyDone:
-            logger.info("address was already present", metadata: ["resource": "\(name)"])
+            if !addedAtOnce.withLock({ let was = $0; $0 = false; return was }) {
+                logger.info("address was already present", metadata: ["resource": "\(name)"])
+            }
         case .noDevice:
             throw ResourceError(.startFailed, resource: name, message:
                 "device \(spec.device) not found: check that \(spec.device) exists on this node (`ip link show \(spec.device)`)")
@@ -132,12 +164,26 @@ public actor VIPResource: Resource {
         }
     }
 
+    /// The kept announcer, or a new one when there is none or the device's index or
+    /// hardware address changed (two ioctls to check). In the calling thread's namespace.
+    nonisolated func keptAnnouncer(address: [UInt8]) -> Result<Announcer, Announcer.Failure> {
+        guard let link = LinkInfo.hardware(device: spec.device) else {
+            return .failure(Announcer.Failure(description: "device \(spec.device) not found"))
+        }
+        return kept.withLock { kept in
+            if let announcer = kept, announcer.index == link.index, announcer.mac == link.mac { return .success(announcer) }
+            let made = Announcer.make(spec: spec, address: address, link: link)
+            if case .success(let announcer) = made { kept = announcer }
+            return made
+        }
+    }
+
     private func makeAnnouncer() -> Announcer? {
         guard let address = parseAddress(spec.address, ipv6: spec.isIPv6) else {
             logger.warning("not announcing: \(spec.address) is not an IPv\(spec.isIPv6 ? 6 : 4) address", metadata: ["resource": "\(name)"])
             return nil
         }
-        let made = inNetworkNamespace(netns) { Announcer.make(spec: spec, address: address) }
+        let made = inNetworkNamespace(netns) { keptAnnouncer(address: address) }
         switch made {
         case .some(.success(let announcer)):
             return announcer
@@ -157,11 +203,16 @@ final class Announcer: Sendable {
     private let packet: [UInt8]
     /// A sockaddr_ll (ARP) or sockaddr_in6 (NA), as bytes.
     private let destination: [UInt8]
+    /// The device the packet was built for.
+    let index: UInt32
+    let mac: [UInt8]
 
-    private init(fd: Int32, packet: [UInt8], destination: [UInt8]) {
+    private init(fd: Int32, packet: [UInt8], destination: [UInt8], link: LinkInfo) {
         self.fd = fd
         self.packet = packet
         self.destination = destination
+        self.index = link.index
+        self.mac = link.mac
     }
 
     deinit { close(fd) }
@@ -169,10 +220,8 @@ final class Announcer: Sendable {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
     /// Opens the socket (in the calling thread's network namespace) and builds the packet.
-    static func make(spec: VIPSpec, address: [UInt8]) -> Result<Announcer, Failure> {
-        guard let link = LinkInfo.read(device: spec.device) else {
-            return .failure(Failure(description: "device \(spec.device) not found"))
-        }
+    /// The socket only sends: it receives nothing, so keeping it open costs nothing.
+    static func make(spec: VIPSpec, address: [UInt8], link: LinkInfo) -> Result<Announcer, Failure> {
         guard link.mac.count == 6 else {
             return .failure(Failure(description: "\(spec.device) has no Ethernet address"))
         }
@@ -181,7 +230,8 @@ final class Announcer: Sendable {
 
     private static func gratuitousARP(link: LinkInfo, address: [UInt8]) -> Result<Announcer, Failure> {
         let ethTypeARP: UInt16 = 0x0806
-        let fd = socket(AF_PACKET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(ethTypeARP.bigEndian))
+        // Protocol 0: the socket receives no frames; each send names ARP in its sockaddr_ll.
+        let fd = socket(AF_PACKET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .failure(Failure(description: "packet socket: \(errnoText(errno))")) }
         // ARP request: Ethernet, IPv4, op 1; sender = target = the address; target MAC unknown (0).
         let packet: [UInt8] = [0, 1, 0x08, 0x00, 6, 4, 0, 1] + link.mac + address + [0, 0, 0, 0, 0, 0] + address
@@ -192,12 +242,15 @@ final class Announcer: Sendable {
         withUnsafeBytes(of: Int32(link.index)) { destination.replaceSubrange(4..<8, with: $0) }
         destination[11] = 6
         destination.replaceSubrange(12..<18, with: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
-        return .success(Announcer(fd: fd, packet: packet, destination: destination))
+        return .success(Announcer(fd: fd, packet: packet, destination: destination, link: link))
     }
 
     private static func neighbourAdvertisement(link: LinkInfo, address: [UInt8]) -> Result<Announcer, Failure> {
         let fd = socket(AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), Int32(IPPROTO_ICMPV6))
         guard fd >= 0 else { return .failure(Failure(description: "ICMPv6 raw socket: \(errnoText(errno))")) }
+        // Receive nothing (ICMP6_FILTER blocking every type): the socket only sends.
+        var blockAll = [UInt32](repeating: 0xffff_ffff, count: 8)
+        setsockopt(fd, Int32(IPPROTO_ICMPV6), 1 /* ICMP6_FILTER */, &blockAll, socklen_t(32))
         var hops: Int32 = 255
         var index = Int32(link.index)
         setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_HOPS, &hops, socklen_t(MemoryLayout<Int32>.size))
@@ -219,7 +272,7 @@ final class Announcer: Sendable {
         withUnsafeMutableBytes(of: &destination.sin6_addr) {
             $0.copyBytes(from: [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] as [UInt8])
         }
-        return .success(Announcer(fd: fd, packet: packet, destination: withUnsafeBytes(of: destination) { Array($0) }))
+        return .success(Announcer(fd: fd, packet: packet, destination: withUnsafeBytes(of: destination) { Array($0) }, link: link))
     }
 
     /// Sends the announcement once; the errno when it failed.
@@ -241,6 +294,27 @@ struct LinkInfo {
     var addresses: [[UInt8]] = []
 
     /// Reads `device` in the calling thread's network namespace; nil when there is no such device.
+    /// Index and hardware address only, by two ioctls: what an announcement needs, read on
+    /// the activation path without a getifaddrs dump of every interface and address.
+    static func hardware(device: String) -> LinkInfo? {
+        let index = if_nametoindex(device)
+        guard index != 0 else { return nil }
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var request = ifreq()
+        let name = Array(device.utf8.prefix(Int(IFNAMSIZ) - 1))
+        withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { $0.copyBytes(from: name) }
+        guard ioctl(fd, UInt(SIOCGIFHWADDR), &request) == 0 else { return nil }
+        var info = LinkInfo()
+        info.index = index
+        // Ethernet (ARPHRD_ETHER = 1) has a 6-byte address; other link types have none usable.
+        if request.ifr_ifru.ifru_hwaddr.sa_family == 1 {
+            info.mac = withUnsafeBytes(of: request.ifr_ifru.ifru_hwaddr.sa_data) { Array($0.prefix(6)) }
+        }
+        return info
+    }
+
     static func read(device: String) -> LinkInfo? {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0 else { return nil }
@@ -313,3 +387,4 @@ private let setnsFunction: (@convention(c) (Int32, Int32) -> Int32)? = {
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else { return nil }
     return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
 }()
+

@@ -44,6 +44,41 @@ struct VIPTests {
         try await vip.stop(context(role: "stopping"))  // already gone: success
     }
 
+    /// The agent's loop adds a group's leading VIP at once (one rtnetlink request and one
+    /// announcement on the calling thread), before the task that starts the group runs; that
+    /// `start` then finds the address in place. Here the calling thread is moved into the
+    /// test namespace, standing for the agent's own.
+    @Test func addAtOnceAddsAndAnnouncesOnTheCallingThread() async throws {
+        let ns = try TestNamespace("v4now")
+        defer { ns.remove() }
+        let dir = TempDir()
+        defer { dir.remove() }
+        let spec = VIPSpec(address: "10.77.0.101", prefixLength: 24, device: "v0", isIPv6: false, announceCount: 1,
+                           announceInterval: .milliseconds(100))
+        // A resource bound to another namespace never moves the calling thread.
+        let bound = VIPResource(spec, netns: ns.name, logger: testLogger)
+        #expect(!bound.addAtOnce())
+        #expect(await !ns.addresses().contains("10.77.0.101"))
+
+        let capture = await ns.capture("arp", count: 1, in: dir)
+        let own = VIPResource(spec, logger: testLogger)
+        #expect(inNetworkNamespace(ns.name) { own.addAtOnce() } == true)
+        #expect(await ns.addresses().contains("inet 10.77.0.101/24"))
+        // The announcement socket is kept, not closed after use (closing a packet socket
+        // waits for an RCU grace period, milliseconds on the activation path).
+        let first = inNetworkNamespace(ns.name) { try? own.keptAnnouncer(address: [10, 77, 0, 101]).get() } ?? nil
+        let again = inNetworkNamespace(ns.name) { try? own.keptAnnouncer(address: [10, 77, 0, 101]).get() } ?? nil
+        #expect(first != nil && first === again)
+        if let capture {
+            let output = await capture.value
+            #expect(output.contains("Request who-has 10.77.0.101 tell 10.77.0.101"), "captured: \(output)")
+        }
+        try await bound.start(context())  // in place already: success
+        #expect(await bound.monitor(context()) == .running)
+        try await bound.stop(context(role: "stopping"))
+        #expect(await !ns.addresses().contains("10.77.0.101"))
+    }
+
     @Test func ipv6AddressIsUsableAtOnceAndAnnouncedByUnsolicitedNA() async throws {
         let ns = try TestNamespace("v6")
         defer { ns.remove() }
