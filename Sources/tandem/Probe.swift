@@ -84,6 +84,9 @@ struct ProbeSummary: Codable {
     /// The longest time between two consecutive answers, and when it began (s from start).
     var longestGapMilliseconds: Double
     var longestGapStartSeconds: Double
+    /// The longest gap across a change of the answering node (the move itself, apart from
+    /// pauses of the client or of a server that had nothing to do with it); nil: no move.
+    var moveGapMilliseconds: Double?
     /// Every gap longer than 5 intervals: [start s, length ms, before node, after node].
     var gaps: [Gap]
 
@@ -150,11 +153,13 @@ enum UDPProbe {
         var gaps: [ProbeSummary.Gap] = []
         var longest = 0.0
         var longestStart = 0.0
+        var moveGap: Double?
         for (i, answer) in answers.enumerated() {
             byNode[answer.node, default: 0] += 1
             if sequence.last != answer.node { sequence.append(answer.node) }
             if i > 0 {
                 let gap = answer.at - answers[i - 1].at
+                if answer.node != answers[i - 1].node { moveGap = max(moveGap ?? 0, gap) }
                 if gap > longest {
                     longest = gap
                     longestStart = answers[i - 1].at
@@ -177,6 +182,6 @@ enum UDPProbe {
         return ProbeSummary(
             target: "udp://\(host):\(port)", sent: sent, answered: answers.count, intervalMilliseconds: interval * 1000,
             byNode: byNode, sequence: sequence, splitBrain: splitBrain, longestGapMilliseconds: longest * 1000,
-            longestGapStartSeconds: longestStart, gaps: gaps)
+            longestGapStartSeconds: longestStart, moveGapMilliseconds: moveGap.map { $0 * 1000 }, gaps: gaps)
     }
 }
