@@ -25,6 +25,51 @@ struct ClusterTests {
         return owner
     }
 
+    /// sd_notify(3) as systemd would see it, without systemd: the agent started with
+    /// NOTIFY_SOCKET and WATCHDOG_USEC sends READY=1 once it runs, WATCHDOG=1 every half
+    /// watchdog period, and STOPPING=1 when SIGTERM starts its shutdown.
+    @Test func systemdNotificationsReadyWatchdogAndStopping() throws {
+        let cluster = try ProcessCluster()
+        defer { cluster.stopAll() }
+        let path = cluster.directory + "/notify.sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0, "bind \(path): errno \(errno)")
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [String] = []
+        func collect(seconds: Double, until done: () -> Bool) {
+            let end = Date().addingTimeInterval(seconds)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while Date() < end, !done() {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n > 0 { received += String(decoding: buffer[0..<n], as: UTF8.self).split(separator: "\n").map(String.init) }
+            }
+        }
+
+        // A 200 ms watchdog: a ping every 100 ms is expected.
+        try cluster.start("a", environment: ["NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"])
+        collect(seconds: 20) { received.contains("READY=1") && received.filter { $0 == "WATCHDOG=1" }.count >= 5 }
+        #expect(received.contains("READY=1"), "\(received)\n\(cluster.logs())")
+        #expect(received.contains { $0.hasPrefix("STATUS=") })
+        #expect(received.filter { $0 == "WATCHDOG=1" }.count >= 5, "\(received)")
+        #expect(!received.contains("STOPPING=1"))
+
+        cluster.signal("a", SIGTERM)
+        collect(seconds: 20) { received.contains("STOPPING=1") }
+        #expect(received.contains("STOPPING=1"), "\(received)\n\(cluster.logs())")
+        #expect(cluster.waitExit("a", seconds: 20) == 0, "\(cluster.logs())")
+    }
+
     @Test func crashOfTheActiveMovesTheGroup() throws {
         let cluster = try ProcessCluster()
         let owner = try settled(cluster)

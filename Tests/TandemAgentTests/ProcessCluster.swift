@@ -64,8 +64,9 @@ final class ProcessCluster: @unchecked Sendable {
     func apiPort(_ node: String) -> Int { portBase + ["a": 81, "b": 82, "w": 83][node]! }
     func logPath(_ node: String) -> String { "\(directory)/\(node).log" }
 
-    func start(_ node: String, extra: [String] = []) throws {
-        let pid = try spawn([binary, "agent", "--config", configPath, "--node", node] + extra, log: logPath(node))
+    func start(_ node: String, extra: [String] = [], environment: [String: String] = [:]) throws {
+        let pid = try spawn([binary, "agent", "--config", configPath, "--node", node] + extra, log: logPath(node),
+                            environment: environment)
         processes[node] = pid
         try "\(pid)\n".write(toFile: "\(directory)/\(node).pid", atomically: true, encoding: .utf8)
     }
