@@ -82,9 +82,11 @@ struct RuntimeService: Service {
     let runtime: NodeRuntime
     let handOver: Duration
     func run() async throws {
-        // Wakes at the graceful shutdown (SIGTERM/SIGINT) or when the runtime fails.
-        while !Task.isShuttingDownGracefully, await runtime.failure == nil {
-            try? await Task.sleep(for: .milliseconds(200))
+        // Returns at the graceful shutdown (SIGTERM/SIGINT: the wait is cancelled at once, so
+        // the hand-over starts without delay) or when the runtime fails (checked every 200 ms).
+        let runtime = self.runtime
+        try? await cancelWhenGracefulShutdown {
+            while await runtime.failure == nil { try await Task.sleep(for: .milliseconds(200)) }
         }
         await runtime.shutdown(handOverWithin: handOver)
     }
