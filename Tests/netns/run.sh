@@ -189,7 +189,49 @@ scenario_sigterm() {
   stop_all
 }
 
-ALL="kill9 power sigstop link isolation witness restart check sigterm"
+# An IPv6 VIP beside the IPv4 one: kill -9 of the active moves both; the client, which
+# reached the IPv6 VIP on the old owner (so its neighbour cache points there), reaches it on
+# the new owner at once because the new owner's unsolicited neighbour advertisement (override
+# flag) updated that cache entry; the IPv6 VIP is never on both nodes. (ANNOUNCE6=0 turns
+# the announcements off: the check then fails, as it should.)
+VIP6=fd00:1::50
+scenario_ipv6() {
+  setup ipv6 "      - {vip: $VIP6/64 dev eth1, announce: ${ANNOUNCE6:-3}}" || return
+  ip -n "$(ns c)" addr add fd00:1::100/64 dev eth1 nodad
+  local problems="" holders
+  on6() { ip -n "$(ns $1)" -o -6 addr show dev eth1 up 2>/dev/null | grep -q " $VIP6/"; }
+  for _ in $(seq 1 50); do on6 $OWNER && break; sleep 0.1; done
+  on6 $OWNER || problems="$problems; $VIP6 is not on the active $OWNER"
+  ip netns exec "$(ns c)" ping -6 -c 1 -W 2 $VIP6 > /dev/null 2>&1 || problems="$problems; the client cannot reach $VIP6 on $OWNER"
+  local old_mac new_mac
+  old_mac=$(ip -n "$(ns $OWNER)" -o link show eth1 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+  new_mac=$(ip -n "$(ns $OTHER)" -o link show eth1 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+  ip -n "$(ns c)" -6 neigh show $VIP6 | grep -q "$old_mac" || problems="$problems; the client's neighbour entry does not name $OWNER"
+  ( end=$((SECONDS + 4)); while [ $SECONDS -lt $end ]; do
+      h=""; for n in a b; do on6 $n && h="$h$n"; done; echo "$h"; sleep 0.01
+    done > "$DIR/holders6.txt" ) &
+  local watch=$!
+  kill_agent $OWNER KILL
+  local moved=0
+  for _ in $(seq 1 100); do on6 $OTHER && { moved=1; break; }; sleep 0.02; done
+  [ $moved = 1 ] || problems="$problems; $VIP6 did not move to $OTHER within 2 s"
+  # No traffic in between: only the advertisement can have moved the client's entry.
+  sleep 0.2
+  ip -n "$(ns c)" -6 neigh show $VIP6 | grep -q "$new_mac" ||
+    problems="$problems; the client's neighbour entry was not updated to $OTHER ($(ip -n "$(ns c)" -6 neigh show $VIP6))"
+  ip netns exec "$(ns c)" ping -6 -c 1 -W 1 $VIP6 > /dev/null 2>&1 || problems="$problems; the client cannot reach $VIP6 on $OTHER"
+  wait $watch
+  grep -qx "ab" "$DIR/holders6.txt" && problems="$problems; $VIP6 was on both nodes at once"
+  if [ -z "$problems" ]; then
+    echo "an IPv6 VIP moves on kill -9 and is announced (unsolicited NA): ok"
+  else
+    echo "FAIL an IPv6 VIP moves on kill -9 and is announced:${problems#;}"; FAILED=1
+    tail -5 "$DIR/$OTHER.log"
+  fi
+  stop_all
+}
+
+ALL="kill9 power sigstop link isolation witness restart check sigterm ipv6"
 for s in ${@:-$ALL}; do "scenario_$s"; done
 stop_all
 net_down
