@@ -81,16 +81,11 @@ public final class Hands: Sendable {
 
     /// The addresses at the head of the group's resource list (the VIPs started before
     /// anything else), added at once on the caller's thread; stops at the first resource
-    /// that is not a VIP or that fails (`start` deals with it in order). How many were added.
-    @discardableResult
-    public func addAddressesAtOnce(_ group: GroupID) -> Int {
-        guard let resources = groups[group] else { return 0 }
-        var added = 0
-        for resource in resources.resources {
-            guard let vip = resource as? VIPResource, vip.addAtOnce() else { break }
-            added += 1
+    /// that is not a VIP or that fails (`start` deals with it in order).
+    public func addAddressesAtOnce(_ group: GroupID) {
+        for resource in groups[group]?.resources ?? [] {
+            guard let vip = resource as? VIPResource, vip.addAtOnce() else { return }
         }
-        return added
     }
 
     /// Starts the group's resources in order (rolled back on failure). Returns what failed,

@@ -420,4 +420,3 @@ public actor NodeRuntime {
 
     public var failure: String? { failed }
 }
-

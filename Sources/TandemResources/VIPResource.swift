@@ -52,7 +52,7 @@ public actor VIPResource: Resource {
     /// address is on the device afterwards.
     public nonisolated func addAtOnce() -> Bool {
         guard netns == nil, let address = parseAddress(spec.address, ipv6: spec.isIPv6) else { return false }
-        switch changeAddress(.add, address: address, prefixLength: UInt8(spec.prefixLength), device: spec.device) {
+        switch change(.add) {
         case .done:
             addedAtOnce.withLock { $0 = true }
         case .alreadyDone:
@@ -118,7 +118,7 @@ public actor VIPResource: Resource {
     }
 
     /// One rtnetlink request in the address's namespace (no `ip` process: microseconds).
-    private func change(_ change: AddressChange) -> NetlinkOutcome {
+    private nonisolated func change(_ change: AddressChange) -> NetlinkOutcome {
         guard let address = parseAddress(spec.address, ipv6: spec.isIPv6) else {
             return .failed(EINVAL, "\(spec.address) is not an IPv\(spec.isIPv6 ? 6 : 4) address")
         }
@@ -293,7 +293,6 @@ struct LinkInfo {
     var mac: [UInt8] = []
     var addresses: [[UInt8]] = []
 
-    /// Reads `device` in the calling thread's network namespace; nil when there is no such device.
     /// Index and hardware address only, by two ioctls: what an announcement needs, read on
     /// the activation path without a getifaddrs dump of every interface and address.
     static func hardware(device: String) -> LinkInfo? {
@@ -315,6 +314,7 @@ struct LinkInfo {
         return info
     }
 
+    /// Reads `device` in the calling thread's network namespace; nil when there is no such device.
     static func read(device: String) -> LinkInfo? {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0 else { return nil }
@@ -387,4 +387,3 @@ private let setnsFunction: (@convention(c) (Int32, Int32) -> Int32)? = {
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns") else { return nil }
     return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
 }()
-
