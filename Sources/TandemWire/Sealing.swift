@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import NIOCore
 import TandemCore
 
@@ -207,15 +208,25 @@ public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var reason: Reason
-    /// What was seen, e.g. `counter 17 from b (incarnation 3) already accepted`.
-    public var detail: String
+    /// Makes `detail` when somebody reads it: half of all datagrams are the copies of the
+    /// other links, dropped as duplicates, and none of their texts is ever read.
+    private let makeDetail: @Sendable () -> String
 
-    public init(_ reason: Reason, _ detail: String) {
+    /// What was seen, e.g. `counter 17 from b (incarnation 3) already accepted`.
+    public var detail: String { makeDetail() }
+
+    /// `detail` is evaluated only when read, so it must capture copies, never pointers into
+    /// the packet.
+    public init(_ reason: Reason, _ detail: @autoclosure @escaping @Sendable () -> String) {
         self.reason = reason
-        self.detail = detail
+        self.makeDetail = detail
     }
 
     public var description: String { "\(reason): \(detail)" }
+
+    public static func == (lhs: Rejection, rhs: Rejection) -> Bool {
+        lhs.reason == rhs.reason && lhs.detail == rhs.detail
+    }
 }
 
 /// Opens packets for one receiving node: checks the header, authenticates under each key,
@@ -294,38 +305,47 @@ public struct Opener: Sendable {
         if size > Self.maxPacketBytes {
             return .failure(Rejection(.oversized, "packet of \(size) bytes, over the limit of \(Self.maxPacketBytes)"))
         }
-        let bytes = Array(buffer.readableBytesView)
-        guard bytes.count >= 4 else {
-            return .failure(Rejection(.truncated, "packet of \(bytes.count) bytes is shorter than a header"))
+        // The checks read the packet in place; only what authenticates is copied.
+        return buffer.withUnsafeReadableBytes { openUncounted($0) }
+    }
+
+    private mutating func openUncounted(_ bytes: UnsafeRawBufferPointer) -> Result<Opened, Rejection> {
+        let size = bytes.count
+        guard size >= 4 else {
+            return .failure(Rejection(.truncated, "packet of \(size) bytes is shorter than a header"))
         }
-        guard Array(bytes[0..<3]) == Sealing.magic else {
+        guard bytes[0] == Sealing.magic[0], bytes[1] == Sealing.magic[1], bytes[2] == Sealing.magic[2] else {
             return .failure(Rejection(.badMagic, "packet does not start with TDM"))
         }
         guard bytes[3] == Sealing.version else {
-            return .failure(Rejection(.unsupportedVersion, "header version \(bytes[3]), this build reads \(Sealing.version)"))
+            let version = bytes[3]
+            return .failure(Rejection(.unsupportedVersion, "header version \(version), this build reads \(Sealing.version)"))
         }
-        guard bytes.count >= Sealing.minimumPacketBytes else {
-            return .failure(Rejection(.truncated, "packet of \(bytes.count) bytes is shorter than the smallest packet (\(Sealing.minimumPacketBytes))"))
+        guard size >= Sealing.minimumPacketBytes else {
+            return .failure(Rejection(.truncated, "packet of \(size) bytes is shorter than the smallest packet (\(Sealing.minimumPacketBytes))"))
         }
         guard let channel = WireChannel(rawValue: bytes[4]) else {
-            return .failure(Rejection(.unsupportedVersion, "unknown channel \(bytes[4])"))
+            let raw = bytes[4]
+            return .failure(Rejection(.unsupportedVersion, "unknown channel \(raw)"))
         }
-        guard Array(bytes[5..<13]) == clusterID else {
-            return .failure(Rejection(.foreignCluster, "cluster id \(hex(bytes[5..<13])) is not this cluster's \(hex(clusterID))"))
+        guard bytes[5..<13].elementsEqual(clusterID) else {
+            let (theirs, ours) = (Array(bytes[5..<13]), clusterID)
+            return .failure(Rejection(.foreignCluster, "cluster id \(hex(theirs)) is not this cluster's \(hex(ours))"))
         }
         let nameLength = Int(bytes[13])
         guard nameLength >= 1, nameLength <= Sealing.maxSenderBytes else {
             return .failure(Rejection(.unknownSender, "sender name of \(nameLength) bytes (must be 1...\(Sealing.maxSenderBytes))"))
         }
         let headerLength = 14 + nameLength + 16
-        guard bytes.count >= headerLength + Sealing.tagBytes else {
-            return .failure(Rejection(.truncated, "packet of \(bytes.count) bytes is shorter than its header and tag (\(headerLength + Sealing.tagBytes))"))
+        guard size >= headerLength + Sealing.tagBytes else {
+            return .failure(Rejection(.truncated, "packet of \(size) bytes is shorter than its header and tag (\(headerLength + Sealing.tagBytes))"))
         }
         guard let name = String(validating: bytes[14..<(14 + nameLength)], as: UTF8.self) else {
             return .failure(Rejection(.unknownSender, "sender name is not valid UTF-8"))
         }
         let sender = NodeID(name)
         if sender == receiver {
+            let receiver = receiver
             return .failure(Rejection(.selfSent, "packet claims to come from this node (\(receiver))"))
         }
         guard senders.contains(sender) else {
@@ -333,27 +353,28 @@ public struct Opener: Sendable {
         }
         let incarnation = littleEndian(bytes, at: 14 + nameLength)
         let counter = littleEndian(bytes, at: 22 + nameLength)
-        var from: String { "from \(sender) (incarnation \(incarnation), \(channel) counter \(counter))" }
+        @Sendable func from() -> String { "from \(sender) (incarnation \(incarnation), \(channel) counter \(counter))" }
 
         // Cheap checks before any cryptography; neither changes any state.
         let newest = incarnations[sender]
         if let newest, incarnation < newest {
-            return .failure(Rejection(.staleIncarnation, "\(from): the newest incarnation seen is \(newest)"))
+            return .failure(Rejection(.staleIncarnation, "\(from()): the newest incarnation seen is \(newest)"))
         }
         let windowID = WindowID(sender: sender, channel: channel)
-        if let newest, incarnation == newest, let window = windows[windowID], window.incarnation == incarnation,
-            let problem = window.problem(counter)
-        {
-            return .failure(Rejection(.duplicate, "\(from): \(problem)"))
+        if let newest, incarnation == newest, let problem = windows[windowID]?.problem(counter, incarnation: incarnation) {
+            return .failure(Rejection(.duplicate, "\(from()): \(problem)"))
         }
 
-        // Authenticate under each key, the cached subkeys first.
-        let header = bytes[0..<headerLength]
-        let ciphertext = bytes[headerLength..<(bytes.count - Sealing.tagBytes)]
-        let tag = bytes[(bytes.count - Sealing.tagBytes)...]
-        let nonce = Sealing.nonce(counter)
-        guard let box = try? ChaChaPoly.SealedBox(nonce: nonce, ciphertext: ciphertext, tag: tag) else {
-            return .failure(Rejection(.truncated, "\(from): malformed sealed box"))
+        // Authenticate under each key, the cached subkeys first. ChaChaPoly's box is the
+        // nonce, the ciphertext and the tag, the last two as they lie in the packet.
+        let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        let header = Data(bytes: base, count: headerLength)
+        var combined = Data(capacity: 12 + size - headerLength)
+        withUnsafeBytes(of: counter.littleEndian) { combined.append(contentsOf: $0) }
+        combined.append(contentsOf: [0, 0, 0, 0])
+        combined.append(base + headerLength, count: size - headerLength)
+        guard let box = try? ChaChaPoly.SealedBox(combined: combined) else {
+            return .failure(Rejection(.truncated, "\(from()): malformed sealed box"))
         }
         var plaintext: [UInt8]?
         var usedKey: (id: SubKeyID, key: SubKey)?
@@ -369,7 +390,8 @@ public struct Opener: Sendable {
             }
         }
         guard let plaintext, let usedKey else {
-            return .failure(Rejection(.forged, "\(from): authentication failed under \(keys.count == 1 ? "the key" : "every key") (\(keys.map(\.id).joined(separator: ", ")))"))
+            let ids = keys.map(\.id)
+            return .failure(Rejection(.forged, "\(from()): authentication failed under \(ids.count == 1 ? "the key" : "every key") (\(ids.joined(separator: ", ")))"))
         }
 
         // Authentic: now the state may change.
@@ -378,24 +400,23 @@ public struct Opener: Sendable {
             subkeys = subkeys.filter { $0.key.sender != sender || $0.key.incarnation == incarnation }
         }
         subkeys[usedKey.id] = usedKey.key
-        var window = windows[windowID] ?? ReplayWindow(incarnation: incarnation)
-        if window.incarnation != incarnation { window = ReplayWindow(incarnation: incarnation) }
-        if let problem = window.problem(counter) {
+        if windows[windowID]?.incarnation != incarnation { windows[windowID] = ReplayWindow(incarnation: incarnation) }
+        if let problem = windows[windowID]!.problem(counter, incarnation: incarnation) {
             // Unreachable after the check above, kept as the rule's last word.
-            return .failure(Rejection(.duplicate, "\(from): \(problem)"))
+            return .failure(Rejection(.duplicate, "\(from()): \(problem)"))
         }
-        window.accept(counter)
-        windows[windowID] = window
+        // In place: the window's bitmap is not copied.
+        windows[windowID]!.accept(counter)
 
         do {
             let payload = try WireCodec.decodePayload(plaintext)
             return .success(Opened(sender: sender, incarnation: incarnation, counter: counter, channel: channel, payload: payload))
         } catch {
-            return .failure(Rejection(.malformed, "\(from): authentic but does not decode: \(error)"))
+            return .failure(Rejection(.malformed, "\(from()): authentic but does not decode: \(error)"))
         }
     }
 
-    private func littleEndian(_ bytes: [UInt8], at offset: Int) -> UInt64 {
+    private func littleEndian(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
         var value: UInt64 = 0
         for index in 0..<8 { value |= UInt64(bytes[offset + index]) << (8 * UInt64(index)) }
         return value
@@ -416,16 +437,29 @@ struct ReplayWindow: Sendable, Equatable {
 
     init(incarnation: Incarnation) { self.incarnation = incarnation }
 
-    /// Why `counter` cannot be accepted, or nil if it can.
-    func problem(_ counter: UInt64) -> String? {
-        guard let newest, counter <= newest else { return nil }
-        if newest - counter >= UInt64(Self.size) {
-            return "counter \(counter) is older than the replay window (newest \(newest), window \(Self.size))"
+    /// Why a counter cannot be accepted.
+    enum Problem: Sendable, Equatable, CustomStringConvertible {
+        case tooOld(counter: UInt64, newest: UInt64)
+        case alreadyAccepted(counter: UInt64)
+
+        var description: String {
+            switch self {
+            case .tooOld(let counter, let newest):
+                "counter \(counter) is older than the replay window (newest \(newest), window \(ReplayWindow.size))"
+            case .alreadyAccepted(let counter): "counter \(counter) already accepted"
+            }
         }
-        return isSet(counter) ? "counter \(counter) already accepted" : nil
     }
 
-    /// Records `counter` as accepted. Precondition: `problem(counter) == nil`.
+    /// Why `counter` of `incarnation` cannot be accepted, or nil if it can (a window of an
+    /// older incarnation has nothing to say).
+    func problem(_ counter: UInt64, incarnation: Incarnation) -> Problem? {
+        guard incarnation == self.incarnation, let newest, counter <= newest else { return nil }
+        if newest - counter >= UInt64(Self.size) { return .tooOld(counter: counter, newest: newest) }
+        return isSet(counter) ? .alreadyAccepted(counter: counter) : nil
+    }
+
+    /// Records `counter` as accepted. Precondition: `problem(counter, incarnation: incarnation) == nil`.
     mutating func accept(_ counter: UInt64) {
         if let newest, counter <= newest {
             set(counter)

@@ -61,8 +61,18 @@ import Testing
     @Test func test_otherClusterName_foreignCluster() {
         var sealer = Self.sealer(cluster: "another-plant")
         var opener = Self.opener()
-        let result = opener.open(sealer.seal(Self.heartbeat, channel: .datagram))
-        #expect(Self.reason(result) == .foreignCluster)
+        var result: Result<Opened, Rejection>?
+        do {
+            // The packet is gone before the detail is read: the detail is made lazily, from
+            // copies of what the packet said.
+            let packet = sealer.seal(Self.heartbeat, channel: .datagram)
+            result = opener.open(packet)
+        }
+        #expect(Self.reason(result!) == .foreignCluster)
+        if case .failure(let rejection) = result! {
+            let theirs = hex(Sealing.clusterID("another-plant")), ours = hex(Sealing.clusterID("plant"))
+            #expect(rejection.detail == "cluster id \(theirs) is not this cluster's \(ours)")
+        }
     }
 
     /// Any change to the header (sender, incarnation, counter, channel) or the body fails
