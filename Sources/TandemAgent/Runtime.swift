@@ -30,7 +30,8 @@ public actor NodeRuntime {
     let notifier: SystemdNotifier
     let started = AgentClock.now()
 
-    var timers: [TimerID: Scheduled<Void>] = [:]
+    var timers: [TimerID: ArmedTimer] = [:]
+    var timerGeneration: UInt64 = 0
     var tick: RepeatedTask?
     var lastTick: Instant
     var lastWatchdog: Instant = .zero
@@ -179,13 +180,17 @@ public actor NodeRuntime {
         case .send(let to, let message):
             transport.send(message, to: to)
         case .schedule(let timer, let at):
-            timers[timer]?.cancel()
-            let delay = max(0, (at - AgentClock.now()).nanoseconds)
-            timers[timer] = loop.scheduleTask(in: .nanoseconds(delay)) { [unowned self] in
-                self.assumeIsolated { $0.timerFired(timer) }
+            if let armed = timers[timer], armed.wakesAt <= at {
+                // Moved later (a follower's election timer, at every heartbeat): the armed
+                // wake-up stays and looks again when it comes, instead of a cancel and a new
+                // task each time.
+                timers[timer]!.deadline = at
+            } else {
+                timers[timer]?.task.cancel()
+                arm(timer, at: at)
             }
         case .cancel(let timer):
-            timers.removeValue(forKey: timer)?.cancel()
+            timers.removeValue(forKey: timer)?.task.cancel()
         case .activate(let group, _, let epoch, let until, let reason):
             activate(group, epoch: epoch, until: until, reason: reason)
         case .renew(let group, _, let until):
@@ -202,7 +207,32 @@ public actor NodeRuntime {
         }
     }
 
-    func timerFired(_ timer: TimerID) {
+    /// A core timer: due at `deadline`; its event-loop task wakes at `wakesAt`, which is never
+    /// later than the deadline. `generation` tells the current task from one cancelled while
+    /// already taken for running.
+    struct ArmedTimer {
+        var deadline: Instant
+        var wakesAt: Instant
+        var task: Scheduled<Void>
+        var generation: UInt64
+    }
+
+    func arm(_ timer: TimerID, at deadline: Instant) {
+        timerGeneration &+= 1
+        let generation = timerGeneration
+        let delay = max(0, (deadline - AgentClock.now()).nanoseconds)
+        let task = loop.scheduleTask(in: .nanoseconds(delay)) { [unowned self] in
+            self.assumeIsolated { $0.timerWoke(timer, generation: generation) }
+        }
+        timers[timer] = ArmedTimer(deadline: deadline, wakesAt: deadline, task: task, generation: generation)
+    }
+
+    func timerWoke(_ timer: TimerID, generation: UInt64) {
+        guard let armed = timers[timer], armed.generation == generation else { return }
+        if AgentClock.now() < armed.deadline {
+            arm(timer, at: armed.deadline)
+            return
+        }
         timers[timer] = nil
         feed(.timer(timer))
     }
@@ -392,7 +422,7 @@ public actor NodeRuntime {
 
     func stopAll(reason: String) async {
         tick?.cancel()
-        for timer in timers.values { timer.cancel() }
+        for timer in timers.values { timer.task.cancel() }
         timers.removeAll()
         transport?.close()
         for (group, epoch) in node.activeGroups.sorted(by: { $0.key < $1.key }) {
