@@ -1,0 +1,134 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+@testable import TandemAgent
+import TandemConfig
+import TandemCore
+import TandemWire
+import Testing
+
+/// The links of two real transports on loopback (no root): probes, link state, and how often
+/// a link that carries the protocol's own datagrams is probed.
+@Suite(.serialized) struct TransportTests {
+    static let key = try! ClusterKey(bytes: Array(0..<32))
+    static let interval = Duration.milliseconds(200)
+
+    /// Transports of nodes a and b (w is configured but absent), each on its own event loop.
+    final class Pair: Sendable {
+        let group: MultiThreadedEventLoopGroup
+        let a: Transport
+        let b: Transport
+        let received: Deliveries
+
+        init() async throws {
+            let base = Int.random(in: 610...640) * 100
+            let file = try ConfigFile.parse(yaml: """
+                cluster: links
+                key_file: /nonexistent/cluster.key
+                data_dir: /nonexistent
+                timing: fast
+                nodes:
+                  a: {links: ["127.0.0.1:\(base + 10)", "127.0.0.2:\(base + 10)"], api: "127.0.0.1:\(base + 81)", priority: 100}
+                  b: {links: ["127.0.0.1:\(base + 20)", "127.0.0.2:\(base + 20)"], api: "127.0.0.1:\(base + 82)", priority: 90}
+                  w: {links: ["127.0.0.1:\(base + 30)", "127.0.0.2:\(base + 30)"], api: "127.0.0.1:\(base + 83)", witness: true}
+                groups:
+                  svc:
+                    prefer: [a, b]
+                    resources:
+                      - exec: {start: /bin/true, stop: /bin/true}
+                """, source: "test")
+            let received = Deliveries()
+            self.received = received
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+            self.group = group
+            func transport(_ me: NodeID) throws -> Transport {
+                try Transport(
+                    loop: group.next(), me: me, file: file,
+                    sealer: Sealer(cluster: "links", key: TransportTests.key, sender: me, incarnation: 1),
+                    opener: Opener(cluster: "links", keys: [TransportTests.key], receiver: me, senders: ["a", "b", "w"]),
+                    probeInterval: TransportTests.interval,
+                    deliver: { _, _ in received.count.withLock { $0[me, default: 0] += 1 } }, log: { _ in })
+            }
+            a = try transport("a")
+            b = try transport("b")
+            try await a.bind(group: group)
+            try await b.bind(group: group)
+        }
+
+        /// Runs `body` on the transport's loop (it is confined to it).
+        func on<T: Sendable>(_ transport: Transport, _ body: @escaping @Sendable (Transport) -> T) async throws -> T {
+            try await transport.loop.submit { body(transport) }.get()
+        }
+
+        func link(_ transport: Transport, to peer: NodeID, _ k: Int) async throws -> Transport.LinkState {
+            try await on(transport) { $0.peers[peer]!.links[k] }
+        }
+
+        /// One probe round on both sides, then time for the answers.
+        func probeRound() async throws {
+            try await on(a) { $0.probe(now: AgentClock.now()) }
+            try await on(b) { $0.probe(now: AgentClock.now()) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+
+        func close() async throws {
+            try await on(a) { $0.close() }
+            try await on(b) { $0.close() }
+            try await group.shutdownGracefully()
+        }
+    }
+
+    /// Core messages delivered, per receiving node.
+    final class Deliveries: Sendable {
+        let count = Mutex<[NodeID: Int]>([:])
+    }
+
+    static let heartbeat = Message.append(Append(
+        term: 1, prevIndex: 0, prevTerm: 0, entries: [], commit: 0, round: 1, owned: [:],
+        echo: nil))
+
+    @Test func linksComeUpAfterTwoAnsweredProbes() async throws {
+        let pair = try await Pair()
+        try await pair.probeRound()
+        #expect(try await pair.link(pair.a, to: "b", 0).up == false, "one answer is not enough")
+        try await pair.probeRound()
+        for k in 0..<2 {
+            let link = try await pair.link(pair.a, to: "b", k)
+            #expect(link.up, "link \(k + 1) is up after two answered probes")
+            #expect(link.rtt != nil && link.loss == 0)
+        }
+        #expect(try await pair.link(pair.a, to: "w", 0).up == false, "w never answers")
+        try await pair.close()
+    }
+
+    @Test func aBusyLinkIsProbedEveryFifthIntervalAndAQuietOneEveryInterval() async throws {
+        let pair = try await Pair()
+        try await pair.probeRound()
+        try await pair.probeRound()
+        let before = try await pair.link(pair.a, to: "b", 0).probeSequence
+        // Busy: b's datagrams reach a on both links just before each of a's probe rounds.
+        for _ in 0..<10 {
+            try await pair.on(pair.b) {
+                $0.send(TransportTests.heartbeat, to: "a")
+                $0.flush()
+            }
+            try await Task.sleep(for: .milliseconds(20))
+            try await pair.on(pair.a) { $0.probe(now: AgentClock.now()) }
+        }
+        let busy = try await pair.link(pair.a, to: "b", 0)
+        #expect(busy.probeSequence - before == 2, "10 busy intervals: probes in 2 of them, not \(busy.probeSequence - before)")
+        #expect(busy.up)
+        #expect(pair.received.count.withLock { $0["a"] ?? 0 } == 10, "every heartbeat delivered once (the copy of the other link dropped)")
+        // Quiet: no protocol datagram for longer than an interval (answers to probes do not
+        // count), so every round probes.
+        try await Task.sleep(for: TransportTests.interval + .milliseconds(20))
+        for _ in 0..<3 {
+            try await pair.on(pair.a) { $0.probe(now: AgentClock.now()) }
+        }
+        #expect(try await pair.link(pair.a, to: "b", 0).probeSequence - busy.probeSequence == 3)
+        // The peer that never answers is probed every interval all along.
+        #expect(try await pair.link(pair.a, to: "w", 1).probeSequence == before + 13)
+        try await pair.close()
+    }
+}
