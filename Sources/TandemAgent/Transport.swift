@@ -17,8 +17,8 @@ final class Transport: @unchecked Sendable {
     static let lossWindow = 50
     /// A link that carries the protocol's own datagrams is probed every this many intervals
     /// only: that traffic already proves it alive (`lastSeen`), and its probes then only keep
-    /// RTT and loss current (a loss ratio then spans 50 probes over 12.5 s at `fast`). About a quarter of an idle leader's datagrams at `fast` were
-    /// probes and their answers.
+    /// RTT and loss current (the loss ratio then spans 50 probes over 12.5 s at `fast`).
+    /// Probes and their answers were about a quarter of an idle leader's datagrams at `fast`.
     static let busyProbeEvery = 5
 
     let loop: any EventLoop

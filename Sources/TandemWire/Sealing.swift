@@ -56,13 +56,17 @@ public enum Sealing {
     }
 
     /// The nonce for a counter: the counter, little-endian, then four zero bytes.
-    static func nonce(_ counter: UInt64) -> ChaChaPoly.Nonce {
+    static func nonceBytes(_ counter: UInt64) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 12)
         withUnsafeBytes(of: counter.littleEndian) { raw in
             for offset in 0..<8 { bytes[offset] = raw[offset] }
         }
+        return bytes
+    }
+
+    static func nonce(_ counter: UInt64) -> ChaChaPoly.Nonce {
         // 12 bytes is always a valid ChaCha20-Poly1305 nonce.
-        return try! ChaChaPoly.Nonce(data: bytes)
+        try! ChaChaPoly.Nonce(data: nonceBytes(counter))
     }
 }
 
@@ -370,8 +374,7 @@ public struct Opener: Sendable {
         let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         let header = Data(bytes: base, count: headerLength)
         var combined = Data(capacity: 12 + size - headerLength)
-        withUnsafeBytes(of: counter.littleEndian) { combined.append(contentsOf: $0) }
-        combined.append(contentsOf: [0, 0, 0, 0])
+        combined.append(contentsOf: Sealing.nonceBytes(counter))
         combined.append(base + headerLength, count: size - headerLength)
         guard let box = try? ChaChaPoly.SealedBox(combined: combined) else {
             return .failure(Rejection(.truncated, "\(from()): malformed sealed box"))
