@@ -171,12 +171,10 @@ final class Transport: @unchecked Sendable {
 
     func send(_ message: Message, to node: NodeID) {
         guard peers[node] != nil else { return }
-        var buffer = sealer.seal(.core(message), channel: .datagram)
-        if buffer.readableBytes <= Self.maxDatagramBytes {
-            sendDatagram(buffer, to: node)
-        } else {
-            buffer = sealer.seal(.core(message), channel: .stream)
-            sendFrame(buffer, to: node)
+        let (packet, channel) = sealer.seal(.core(message), datagramLimit: Self.maxDatagramBytes)
+        switch channel {
+        case .datagram: sendDatagram(packet, to: node)
+        case .stream: sendFrame(packet, to: node)
         }
     }
 

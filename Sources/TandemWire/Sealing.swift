@@ -128,6 +128,20 @@ public struct Sealer: Sendable {
         seal(plaintext: WireCodec.encode(payload), channel: channel)
     }
 
+    /// Seals `payload` for the datagram channel when the packet is at most `datagramLimit`
+    /// bytes, else for the stream. The payload is encoded once, and only the channel it goes
+    /// on advances its counter.
+    public mutating func seal(_ payload: Payload, datagramLimit: Int) -> (packet: ByteBuffer, channel: WireChannel) {
+        let plaintext = WireCodec.encode(payload)
+        let channel: WireChannel = packetBytes(plaintext: plaintext.count) <= datagramLimit ? .datagram : .stream
+        return (seal(plaintext: plaintext, channel: channel), channel)
+    }
+
+    /// The size of the packet that sealing `count` bytes of plaintext makes.
+    public func packetBytes(plaintext count: Int) -> Int {
+        14 + senderBytes.count + 16 + count + Sealing.tagBytes
+    }
+
     /// Seals already encoded bytes (the tests use it to make authentic but undecodable packets).
     mutating func seal(plaintext: [UInt8], channel: WireChannel) -> ByteBuffer {
         let slot = Int(channel.rawValue)

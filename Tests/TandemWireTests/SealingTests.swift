@@ -58,6 +58,29 @@ import Testing
         #expect(opener.rejections == [.forged: 1])
     }
 
+    /// A payload goes as a datagram when its packet fits the limit, else on the stream;
+    /// either way it is sealed once, so only that channel's counter moves.
+    @Test func test_sealWithDatagramLimit_fitsOrGoesOnTheStream_oneCounterMoves() throws {
+        var sealer = Self.sealer()
+        var opener = Self.opener()
+        let small = Self.heartbeat
+        let large = Payload.core(.append(Append(
+            term: 3, prevIndex: 10, prevTerm: 3,
+            entries: (11...60).map { Entry(term: 3, index: LogIndex($0), command: .leader("a")) },
+            commit: 10, round: 7, owned: [:], echo: nil)))
+        let smallSize = sealer.packetBytes(plaintext: WireCodec.encode(small).count)
+        let largeSize = sealer.packetBytes(plaintext: WireCodec.encode(large).count)
+        #expect(smallSize < 1400 && largeSize > smallSize)
+
+        let (first, firstChannel) = sealer.seal(small, datagramLimit: smallSize)
+        #expect(firstChannel == .datagram && first.readableBytes == smallSize)
+        let (second, secondChannel) = sealer.seal(large, datagramLimit: largeSize - 1)
+        #expect(secondChannel == .stream && second.readableBytes == largeSize)
+        #expect(sealer.nextCounter(on: .datagram) == 1 && sealer.nextCounter(on: .stream) == 1)
+        #expect(try opener.open(first).get().payload == small)
+        #expect(try opener.open(second).get().payload == large)
+    }
+
     @Test func test_otherClusterName_foreignCluster() {
         var sealer = Self.sealer(cluster: "another-plant")
         var opener = Self.opener()
