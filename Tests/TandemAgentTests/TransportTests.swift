@@ -21,8 +21,9 @@ import Testing
         let b: Transport
         let received: Deliveries
 
-        init() async throws {
-            let base = Int.random(in: 610...640) * 100
+        /// Binds a's and b's links on ports `base`+10 and `base`+20 (above the ephemeral
+        /// range, 32768–60999 on Debian, so no outgoing connection of another test can hold them).
+        init(base: Int) async throws {
             let file = try ConfigFile.parse(yaml: """
                 cluster: links
                 key_file: /nonexistent/cluster.key
@@ -52,8 +53,26 @@ import Testing
             }
             a = try transport("a")
             b = try transport("b")
-            try await a.bind(group: group)
-            try await b.bind(group: group)
+            do {
+                try await a.bind(group: group)
+                try await b.bind(group: group)
+            } catch {
+                try await close()
+                throw error
+            }
+        }
+
+        /// A pair on ports nobody else uses: another base when one is taken.
+        static func make() async throws -> Pair {
+            var lastError: (any Error)?
+            for _ in 0..<5 {
+                do {
+                    return try await Pair(base: Int.random(in: 610...640) * 100)
+                } catch {
+                    lastError = error
+                }
+            }
+            throw lastError!
         }
 
         /// Runs `body` on the transport's loop (it is confined to it).
@@ -65,11 +84,28 @@ import Testing
             try await on(transport) { $0.peers[peer]!.links[k] }
         }
 
-        /// One probe round on both sides, then time for the answers.
+        /// One probe round on both sides, then waits for a's probes to b to be answered.
         func probeRound() async throws {
             try await on(a) { $0.probe(now: AgentClock.now()) }
             try await on(b) { $0.probe(now: AgentClock.now()) }
-            try await Task.sleep(for: .milliseconds(20))
+            try await waitUntil("a's probes to b answered on both links") {
+                try await self.on(self.a) { a in a.peers["b"]!.links.allSatisfy { $0.window.last?.answered == true } }
+            }
+        }
+
+        func delivered(to node: NodeID) -> Int { received.count.withLock { $0[node] ?? 0 } }
+
+        /// Polls `condition` every millisecond for up to 5 s (loopback answers in well under
+        /// one; the bound only keeps a loaded CI machine from failing the test).
+        func waitUntil(_ what: String, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while try await !condition() {
+                guard ContinuousClock.now < deadline else {
+                    Issue.record("timed out waiting until \(what)")
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(1))
+            }
         }
 
         func close() async throws {
@@ -89,7 +125,7 @@ import Testing
         echo: nil))
 
     @Test func linksComeUpAfterTwoAnsweredProbes() async throws {
-        let pair = try await Pair()
+        let pair = try await Pair.make()
         try await pair.probeRound()
         #expect(try await pair.link(pair.a, to: "b", 0).up == false, "one answer is not enough")
         try await pair.probeRound()
@@ -103,23 +139,24 @@ import Testing
     }
 
     @Test func aBusyLinkIsProbedEveryFifthIntervalAndAQuietOneEveryInterval() async throws {
-        let pair = try await Pair()
+        let pair = try await Pair.make()
         try await pair.probeRound()
         try await pair.probeRound()
         let before = try await pair.link(pair.a, to: "b", 0).probeSequence
-        // Busy: b's datagrams reach a on both links just before each of a's probe rounds.
-        for _ in 0..<10 {
+        // Busy: a protocol datagram of b's reaches a just before each of a's probe rounds.
+        for round in 1...10 {
             try await pair.on(pair.b) {
                 $0.send(TransportTests.heartbeat, to: "a")
                 $0.flush()
             }
-            try await Task.sleep(for: .milliseconds(20))
+            try await pair.waitUntil("heartbeat \(round) delivered") { pair.delivered(to: "a") >= round }
             try await pair.on(pair.a) { $0.probe(now: AgentClock.now()) }
         }
         let busy = try await pair.link(pair.a, to: "b", 0)
         #expect(busy.probeSequence - before == 2, "10 busy intervals: probes in 2 of them, not \(busy.probeSequence - before)")
         #expect(busy.up)
-        #expect(pair.received.count.withLock { $0["a"] ?? 0 } == 10, "every heartbeat delivered once (the copy of the other link dropped)")
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(pair.delivered(to: "a") == 10, "every heartbeat delivered once (the copy of the other link dropped)")
         // Quiet: no protocol datagram for longer than an interval (answers to probes do not
         // count), so every round probes.
         try await Task.sleep(for: TransportTests.interval + .milliseconds(20))
