@@ -27,6 +27,9 @@ public actor VIPResource: Resource {
     public nonisolated let spec: VIPSpec
     /// The network namespace (a name under /run/netns) the address lives in; nil: the agent's own.
     public nonisolated let netns: String?
+    /// The address's bytes, parsed once from `spec`; nil when it does not parse (each use
+    /// reports that).
+    private nonisolated let address: [UInt8]?
     private let logger: Logger
     private var announcing: Task<Void, Never>?
     private var announceGeneration = 0
@@ -42,6 +45,7 @@ public actor VIPResource: Resource {
     public init(_ spec: VIPSpec, netns: String? = nil, logger: Logger) {
         self.spec = spec
         self.netns = netns
+        self.address = parseAddress(spec.address, ipv6: spec.isIPv6)
         self.logger = logger
         self.name = "vip \(spec.address)/\(spec.prefixLength) dev \(spec.device)"
     }
@@ -51,7 +55,7 @@ public actor VIPResource: Resource {
     /// namespace (entering another one would move the calling thread). True when the
     /// address is on the device afterwards.
     public nonisolated func addAtOnce() -> Bool {
-        guard netns == nil, let address = parseAddress(spec.address, ipv6: spec.isIPv6) else { return false }
+        guard netns == nil, let address else { return false }
         switch change(.add) {
         case .done:
             addedAtOnce.withLock { $0 = true }
@@ -111,7 +115,7 @@ public actor VIPResource: Resource {
 
     /// Reads the device's addresses in-process (getifaddrs), not by running `ip`.
     func addressState() -> AddressState {
-        guard let wanted = parseAddress(spec.address, ipv6: spec.isIPv6),
+        guard let wanted = address,
               let link = inNetworkNamespace(netns, { LinkInfo.read(device: spec.device) }) ?? nil
         else { return .noDevice }
         return link.addresses.contains(wanted) ? .present : .absent
@@ -119,7 +123,7 @@ public actor VIPResource: Resource {
 
     /// One rtnetlink request in the address's namespace (no `ip` process: microseconds).
     private nonisolated func change(_ change: AddressChange) -> NetlinkOutcome {
-        guard let address = parseAddress(spec.address, ipv6: spec.isIPv6) else {
+        guard let address else {
             return .failed(EINVAL, "\(spec.address) is not an IPv\(spec.isIPv6 ? 6 : 4) address")
         }
         let outcome = inNetworkNamespace(netns) {
@@ -179,7 +183,7 @@ public actor VIPResource: Resource {
     }
 
     private func makeAnnouncer() -> Announcer? {
-        guard let address = parseAddress(spec.address, ipv6: spec.isIPv6) else {
+        guard let address else {
             logger.warning("not announcing: \(spec.address) is not an IPv\(spec.isIPv6 ? 6 : 4) address", metadata: ["resource": "\(name)"])
             return nil
         }
