@@ -46,9 +46,7 @@ final class ProcessCluster: @unchecked Sendable {
         data_dir: \(directory)/data
         timing: \(timing)
         nodes:
-          a: {links: ["127.0.0.1:\(portBase + 10)", "127.0.0.2:\(portBase + 10)"], api: "127.0.0.1:\(portBase + 81)", priority: 100}
-          b: {links: ["127.0.0.1:\(portBase + 20)", "127.0.0.2:\(portBase + 20)"], api: "127.0.0.1:\(portBase + 82)", priority: 90}
-          w: {links: ["127.0.0.1:\(portBase + 30)", "127.0.0.2:\(portBase + 30)"], api: "127.0.0.1:\(portBase + 83)", witness: true}
+        \(Self.loopbackNodes(portBase: portBase))
         groups:
           svc:
             prefer: [a, b]
@@ -62,6 +60,17 @@ final class ProcessCluster: @unchecked Sendable {
 
     var configPath: String { directory + "/tandem.yaml" }
     func apiPort(_ node: String) -> Int { portBase + ["a": 81, "b": 82, "w": 83][node]! }
+
+    /// The `nodes:` entries of a test cluster on loopback: a and b (priorities 100 and 90) and
+    /// witness w, each with two links (127.0.0.1 and 127.0.0.2) on port `portBase`+10, +20,
+    /// +30 and its API on `portBase`+81, +82, +83. Indented for a top-level `nodes:` key.
+    static func loopbackNodes(portBase: Int) -> String {
+        [("a", 10, 81, "priority: 100"), ("b", 20, 82, "priority: 90"), ("w", 30, 83, "witness: true")]
+            .map { node, link, api, role in
+                "  \(node): {links: [\"127.0.0.1:\(portBase + link)\", \"127.0.0.2:\(portBase + link)\"], api: \"127.0.0.1:\(portBase + api)\", \(role)}"
+            }
+            .joined(separator: "\n")
+    }
     func logPath(_ node: String) -> String { "\(directory)/\(node).log" }
 
     func start(_ node: String, extra: [String] = [], environment: [String: String] = [:]) throws {

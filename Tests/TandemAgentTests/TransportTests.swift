@@ -30,9 +30,7 @@ import Testing
                 data_dir: /nonexistent
                 timing: fast
                 nodes:
-                  a: {links: ["127.0.0.1:\(base + 10)", "127.0.0.2:\(base + 10)"], api: "127.0.0.1:\(base + 81)", priority: 100}
-                  b: {links: ["127.0.0.1:\(base + 20)", "127.0.0.2:\(base + 20)"], api: "127.0.0.1:\(base + 82)", priority: 90}
-                  w: {links: ["127.0.0.1:\(base + 30)", "127.0.0.2:\(base + 30)"], api: "127.0.0.1:\(base + 83)", witness: true}
+                \(ProcessCluster.loopbackNodes(portBase: base))
                 groups:
                   svc:
                     prefer: [a, b]
