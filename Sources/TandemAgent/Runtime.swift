@@ -120,7 +120,7 @@ public actor NodeRuntime {
         let (changes, sink) = AsyncStream<Hands.HealthChange>.makeStream()
         hands.startMonitoring { sink.yield($0) }
         // One consumer keeps the order of transitions.
-        Task { [unowned self] in
+        Task { [self] in
             for await change in changes { self.healthChanged(change) }
         }
         notifier.notify("READY=1\nSTATUS=member of \(file.cluster.name) as \(id)")
@@ -284,7 +284,7 @@ public actor NodeRuntime {
         // (about a millisecond on a busy machine); `start` then finds them in place.
         if groupsInFlight[group, default: 0] == 0 { hands.addAddressesAtOnce(group) }
         groupsInFlight[group, default: 0] += 1
-        groupWork[group] = Task { [unowned self] in
+        groupWork[group] = Task { [self] in
             await previous?.value
             let result = await hands.start(group, epoch: epoch, reason: reason)
             for pid in result.processes { guardian.addProcess(group, pid: pid) }
@@ -305,7 +305,7 @@ public actor NodeRuntime {
         let hands = self.hands
         let guardian = self.guardian
         groupsInFlight[group, default: 0] += 1
-        groupWork[group] = Task { [unowned self] in
+        groupWork[group] = Task { [self] in
             await previous?.value
             await hands.stop(group, epoch: epoch, reason: reason)
             guardian.release(group)
@@ -326,7 +326,7 @@ public actor NodeRuntime {
             return
         }
         let (id, logger) = (self.id, self.logger)
-        Task { [unowned self] in
+        Task { [self] in
             let result = await runFence(spec, target: target, group: group, epoch: epoch, node: id, reason: reason, logger: logger)
             self.feed(.fenced(node: target, ok: result.ok, detail: result.detail))
         }
