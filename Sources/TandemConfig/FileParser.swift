@@ -17,8 +17,11 @@ struct FileParser {
 
     static let topKeys = [
         "cluster", "key_file", "key_files", "data_dir", "timing", "revision", "snapshot_threshold",
-        "nodes", "groups", "notify", "fence",
+        "nodes", "groups", "notify", "fence", "api", "events",
     ]
+
+    /// How many events the store keeps when `events.keep` is not given.
+    static let defaultEventRetention = 100_000
 
     // MARK: - The whole file
 
@@ -40,6 +43,8 @@ struct FileParser {
         let groups = top["groups"].map { self.groups($0) } ?? []
         let notify = top["notify"].map { self.notifiers($0) } ?? []
         let fence = top["fence"].flatMap { self.fence($0) }
+        let api = top["api"].flatMap { self.api($0) } ?? APISettings()
+        let eventRetention = top["events"].flatMap { self.eventRetention($0) } ?? Self.defaultEventRetention
 
         checkLinks(nodes)
         checkVIPs(groups)
@@ -53,7 +58,7 @@ struct FileParser {
             cluster: cluster, keyFiles: keyFiles, dataDir: dataDir ?? Self.defaultDataDir,
             addresses: Dictionary(nodes.map { ($0.config.id, $0.addresses) }, uniquingKeysWith: { first, _ in first }),
             groupSpecs: Dictionary(groups.map { ($0.config.id, $0.spec) }, uniquingKeysWith: { first, _ in first }),
-            notify: notify, fence: fence)
+            notify: notify, fence: fence, api: api, eventRetention: eventRetention)
     }
 
     /// Runs `ClusterConfig.validate()` and reports its problems at the file's key paths and
@@ -514,14 +519,54 @@ struct FileParser {
 
     private func notifiers(_ at: Located) -> [NotifierSpec] {
         (reader.sequence(at, expected: "a list of notifiers, such as [{exec: /usr/local/sbin/alarm}]") ?? []).compactMap { item in
-            guard let fields = reader.mapping(item, expected: "a notifier such as {exec: /usr/local/sbin/alarm, timeout: 10s}"),
-                  kind(of: fields, among: ["exec"], what: "notifier", unsupported: ["webhook", "syslog"]) != nil
+            guard let fields = reader.mapping(
+                item, expected: "a notifier such as {exec: /usr/local/sbin/alarm}, {webhook: \"https://alarms.example/tandem\"} or {syslog: daemon}"),
+                let kind = kind(of: fields, among: ["exec", "webhook", "syslog"], what: "notifier")
             else { return nil }
-            reader.checkKeys(fields, allowed: ["exec", "timeout"], kind: "exec notifier")
-            let command = command(fields, "exec", hint: "give the command to run for every event")
-            let timeout = optional(fields, "timeout", Self.defaultHookTimeout) { reader.duration($0, what: "timeout") }
-            guard let command, let timeout else { return nil }
-            return .exec(command: command, timeout: timeout)
+            switch kind {
+            case "webhook":
+                reader.checkKeys(fields, allowed: ["webhook", "timeout", "retries"], kind: "webhook notifier")
+                let url = command(fields, "webhook", hint: "give the URL to POST every event to").flatMap { text -> String? in
+                    let trimmed = text.trimmingSpaces
+                    guard trimmed.hasPrefix("http://") || trimmed.hasPrefix("https://"), trimmed.count > 8, !trimmed.contains(" ") else {
+                        reader.report(fields["webhook"]!, "a webhook is an http:// or https:// URL, not \(text.debugDescription)")
+                        return nil
+                    }
+                    return trimmed
+                }
+                let timeout = optional(fields, "timeout", Duration.seconds(5)) { reader.duration($0, what: "timeout") }
+                let retries = optional(fields, "retries", 5) { at in
+                    reader.value(at, Values.integer).flatMap { n -> Int? in
+                        guard (0...100).contains(n) else {
+                            reader.report(at, "retries must be from 0 to 100, not \(n)")
+                            return nil
+                        }
+                        return n
+                    }
+                }
+                guard let url, let timeout, let retries else { return nil }
+                return .webhook(WebhookSpec(url: url, timeout: timeout, retries: retries))
+            case "syslog":
+                reader.checkKeys(fields, allowed: ["syslog", "socket"], kind: "syslog notifier")
+                let facility = fields["syslog"].flatMap { at in
+                    reader.text(at).flatMap { name -> Int? in
+                        guard let number = SyslogSpec.facilities[name.trimmingSpaces] else {
+                            reader.report(at, "unknown syslog facility \(name.debugDescription); use daemon, user, local0 … local7 (or another RFC 3164 name)")
+                            return nil
+                        }
+                        return number
+                    }
+                }
+                let socket = optional(fields, "socket", "/dev/log") { reader.value($0, Values.absolutePath) }
+                guard let facility, let socket else { return nil }
+                return .syslog(SyslogSpec(facility: facility, socket: socket))
+            default:
+                reader.checkKeys(fields, allowed: ["exec", "timeout"], kind: "exec notifier")
+                let command = command(fields, "exec", hint: "give the command to run for every event")
+                let timeout = optional(fields, "timeout", Self.defaultHookTimeout) { reader.duration($0, what: "timeout") }
+                guard let command, let timeout else { return nil }
+                return .exec(command: command, timeout: timeout)
+            }
         }
     }
 
@@ -533,5 +578,43 @@ struct FileParser {
         let timeout = optional(fields, "timeout", Self.defaultHookTimeout) { reader.duration($0, what: "timeout") }
         guard let command, let timeout else { return nil }
         return FenceSpec(command: command, timeout: timeout)
+    }
+
+    // MARK: - API and events
+
+    /// `api: {token_file: PATH, read: open|token}`.
+    private func api(_ at: Located) -> APISettings? {
+        guard let fields = reader.mapping(
+            at, allowed: ["token_file", "read", "tls"], expected: "{token_file: /etc/tandem/tokens, read: open}")
+        else { return nil }
+        if fields.has("tls") {
+            reader.report(fields.at.path(of: "tls"), line: fields.line(of: "tls"),
+                          "tls is not supported yet; keep the api address on a management network or put a TLS proxy in front of it")
+        }
+        let tokenFile = fields["token_file"].flatMap { reader.value($0, Values.absolutePath) }
+        var reads = APISettings.Reads.open
+        if let readAt = fields["read"], let text = reader.text(readAt) {
+            if let value = APISettings.Reads(rawValue: text.trimmingSpaces) {
+                reads = value
+            } else {
+                reader.report(readAt, "read must be open (anyone who reaches the address may read) or token (reads need a token too), not \(text.debugDescription)")
+            }
+        }
+        if reads == .token && tokenFile == nil && !fields.has("token_file") {
+            reader.report(fields.at.path(of: "read"), line: fields.line(of: "read"),
+                          "read: token needs api.token_file (the tokens that may read)")
+        }
+        return APISettings(tokenFile: tokenFile, reads: reads)
+    }
+
+    /// `events: {keep: N}`: how many events the store keeps (the oldest are deleted).
+    private func eventRetention(_ at: Located) -> Int? {
+        guard let fields = reader.mapping(at, allowed: ["keep"], expected: "{keep: 100000}") else { return nil }
+        guard let keepAt = fields["keep"], let keep = reader.value(keepAt, Values.integer) else { return nil }
+        guard keep >= 100 else {
+            reader.report(keepAt, "keep must be at least 100 events (got \(keep)): the status page and drills read the recent ones")
+            return nil
+        }
+        return keep
     }
 }

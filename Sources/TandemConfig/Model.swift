@@ -18,10 +18,15 @@ public struct TandemFile: Sendable, Equatable {
     public var notify: [NotifierSpec]
     /// Run by the controller before it reassigns a group away from an unreachable node.
     public var fence: FenceSpec?
+    /// Who may use the HTTP API, and how.
+    public var api: APISettings
+    /// How many events each node's store keeps (`events.keep`); older ones are deleted.
+    public var eventRetention: Int
 
     public init(
         cluster: ClusterConfig, keyFiles: [String], dataDir: String, addresses: [NodeID: NodeAddresses],
-        groupSpecs: [GroupID: GroupSpec], notify: [NotifierSpec] = [], fence: FenceSpec? = nil
+        groupSpecs: [GroupID: GroupSpec], notify: [NotifierSpec] = [], fence: FenceSpec? = nil,
+        api: APISettings = APISettings(), eventRetention: Int = 100_000
     ) {
         self.cluster = cluster
         self.keyFiles = keyFiles
@@ -30,6 +35,8 @@ public struct TandemFile: Sendable, Equatable {
         self.groupSpecs = groupSpecs
         self.notify = notify
         self.fence = fence
+        self.api = api
+        self.eventRetention = eventRetention
     }
 }
 
@@ -174,10 +181,45 @@ extension CheckSpec.Kind {
     }
 }
 
-/// Who hears about events (issue 5 adds webhook and syslog).
+/// Who hears about events and alarms.
 public enum NotifierSpec: Sendable, Equatable {
     /// A command line run for every event, with TANDEM_* in its environment.
     case exec(command: String, timeout: Duration)
+    /// A JSON POST of every event to `url` (http or https), in order, retried with back-off.
+    case webhook(WebhookSpec)
+    /// A line per event to the local syslog socket (RFC 3164), with a severity by kind.
+    case syslog(SyslogSpec)
+}
+
+public struct WebhookSpec: Sendable, Equatable {
+    public var url: String
+    /// Per attempt.
+    public var timeout: Duration
+    /// Attempts after the first; waits 0.5 s, 1 s, 2 s, … (at most 30 s) between them.
+    public var retries: Int
+    public init(url: String, timeout: Duration = .seconds(5), retries: Int = 5) {
+        self.url = url
+        self.timeout = timeout
+        self.retries = retries
+    }
+}
+
+public struct SyslogSpec: Sendable, Equatable {
+    /// The facility's number (daemon = 3, local0 = 16, …).
+    public var facility: Int
+    /// The datagram socket of the local syslog daemon.
+    public var socket: String
+    public init(facility: Int = 3, socket: String = "/dev/log") {
+        self.facility = facility
+        self.socket = socket
+    }
+
+    /// RFC 3164's facility names.
+    public static let facilities: [String: Int] = [
+        "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6, "news": 7, "uucp": 8,
+        "cron": 9, "authpriv": 10, "ftp": 11, "local0": 16, "local1": 17, "local2": 18, "local3": 19,
+        "local4": 20, "local5": 21, "local6": 22, "local7": 23,
+    ]
 }
 
 /// `fence: {exec: ..., timeout: 10s}`: run by the controller before reassigning from an

@@ -28,6 +28,9 @@ public func notify(
             }
             return result
         }
+    case .webhook, .syslog:
+        // Not commands: `Notifiers` delivers them.
+        return Task { CommandResult(command: "\(notifier)", outcome: .launchFailed("not an exec notifier"), output: "") }
     }
 }
 

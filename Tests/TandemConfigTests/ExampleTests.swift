@@ -41,6 +41,8 @@ private let exampleYAML = """
     notify:
       - {exec: /usr/local/sbin/alarm, timeout: 10s}
     fence: {exec: /usr/local/sbin/fence-peer, timeout: 10s}
+    api: {token_file: /etc/tandem/tokens, read: open}
+    events: {keep: 100000}
     """
 
 /// What `exampleYAML` and docs/examples/pbx.yaml describe.
@@ -91,7 +93,8 @@ private let expectedFile = TandemFile(
         ]),
     ],
     notify: [.exec(command: "/usr/local/sbin/alarm", timeout: .seconds(10))],
-    fence: FenceSpec(command: "/usr/local/sbin/fence-peer", timeout: .seconds(10)))
+    fence: FenceSpec(command: "/usr/local/sbin/fence-peer", timeout: .seconds(10)),
+    api: APISettings(tokenFile: "/etc/tandem/tokens", reads: .open), eventRetention: 100_000)
 
 /// Compares field by field (for readable failures), then as a whole.
 private func expectExample(_ file: TandemFile) {
@@ -110,6 +113,7 @@ private func expectExample(_ file: TandemFile) {
     #expect(file.groupSpecs["other"] == expectedFile.groupSpecs["other"])
     #expect(file.notify == expectedFile.notify)
     #expect(file.fence == expectedFile.fence)
+    #expect(file.api == expectedFile.api)
     #expect(file == expectedFile)
 }
 

@@ -370,9 +370,32 @@ import TandemCore
 
 // MARK: - Notifiers and fence
 
+@Test func test_parse_notifiers_allThreeKinds() {
+    let file = parsed(minimalYAML("""
+        notify:
+          - {exec: /usr/local/sbin/alarm, timeout: 3s}
+          - {webhook: "https://alarms.example/tandem", timeout: 2s, retries: 3}
+          - {webhook: "http://10.0.0.9:8080/hook"}
+          - {syslog: local3}
+          - {syslog: daemon, socket: /run/log}
+
+        """))
+    #expect(file?.notify == [
+        .exec(command: "/usr/local/sbin/alarm", timeout: .seconds(3)),
+        .webhook(WebhookSpec(url: "https://alarms.example/tandem", timeout: .seconds(2), retries: 3)),
+        .webhook(WebhookSpec(url: "http://10.0.0.9:8080/hook", timeout: .seconds(5), retries: 5)),
+        .syslog(SyslogSpec(facility: 19, socket: "/dev/log")),
+        .syslog(SyslogSpec(facility: 3, socket: "/run/log")),
+    ])
+}
+
 @Test func test_parse_notifierProblems() {
-    expectProblem(minimalYAML("notify:\n  - {webhook: \"http://x\"}\n"), key: "notify[0].webhook", line: 8,
-                  containing: ["webhook notifiers are not supported yet"])
+    expectProblem(minimalYAML("notify:\n  - {webhook: \"ftp://x\"}\n"), key: "notify[0].webhook", line: 8,
+                  containing: ["http:// or https:// URL"])
+    expectProblem(minimalYAML("notify:\n  - {webhook: \"http://x.example\", retries: 1000}\n"), key: "notify[0].retries", line: 8,
+                  containing: ["from 0 to 100"])
+    expectProblem(minimalYAML("notify:\n  - {syslog: daemons}\n"), key: "notify[0].syslog", line: 8,
+                  containing: ["unknown syslog facility \"daemons\""])
     expectProblem(minimalYAML("notify:\n  - {exec: x, timeout: 10}\n"), key: "notify[0].timeout", line: 8, containing: ["no unit"])
     expectProblem(minimalYAML("notify: {exec: x}\n"), key: "notify", line: 7, containing: ["expected a list of notifiers"])
 }
