@@ -24,6 +24,7 @@ public final class Hands: Sendable {
     let logger: Logger
     let groups: [GroupID: GroupResources]
     let health: HealthMonitor
+    public let notifiers: Notifiers
     /// Changes of activity, applied to the monitor in order.
     let activity: AsyncStream<(GroupID, Bool)>.Continuation
     let state: Mutex<State>
@@ -54,6 +55,7 @@ public final class Hands: Sendable {
         var checks: [GroupID: [CheckSpec]] = [:]
         for group in file.cluster.groups.map(\.id) { checks[group] = file.groupSpecs[group]?.checks ?? [] }
         self.health = HealthMonitor(checks: checks, node: node)
+        self.notifiers = Notifiers(specs: file.notify, cluster: file.cluster.name, node: node, logger: logger)
         let (stream, continuation) = AsyncStream<(GroupID, Bool)>.makeStream()
         self.activity = continuation
         self.state = Mutex(State())
@@ -174,12 +176,7 @@ public final class Hands: Sendable {
 
     /// Tells every notifier about an event (never blocks).
     public func notify(_ event: Event) {
-        for notifier in file.notify {
-            let context = event.group.map { group in
-                ResourceContext(group: group, role: event.kind.name, epoch: event.epoch ?? 0, node: node, reason: event.reason)
-            }
-            TandemResources.notify(notifier, event: event.kind.name, message: event.description, node: node, context: context, logger: logger)
-        }
+        notifiers.send(event)
     }
 
     public func stopMonitors() {
