@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
@@ -80,11 +82,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The local HTTP API (status, KV) on each node's `api` address.
+        // The HTTP API (status, events, actions, KV, metrics) on each node's `api` address.
         .target(
             name: "TandemHTTP",
             dependencies: [
-                "TandemCore", "TandemAgent",
+                "TandemCore", "TandemAgent", "TandemConfig", "TandemStore",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

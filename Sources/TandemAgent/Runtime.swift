@@ -50,6 +50,24 @@ public actor NodeRuntime {
     var stopping = false
     var failed: String?
 
+    /// Followers of the event stream and of KV watches (`Operations.swift`).
+    var eventSubscribers: [UInt64: AsyncStream<StoredEvent>.Continuation] = [:]
+    var kvWatchers: [UInt64: KVWatcher] = [:]
+    var nextSubscriberID: UInt64 = 0
+    /// The KV revision the watchers were last told about.
+    var watchedRevision: UInt64 = 0
+    var lastRecordedEventID: Int64 = 0
+    /// Events recorded since the store was last pruned to `file.eventRetention`.
+    var eventsSincePrune = 0
+    /// Owner changes this node decided as controller since start, by group and kind of reason (metrics).
+    var ownerChanges: [OwnerChangeKey: Int] = [:]
+    /// Open alarms by id, and self-demotions not yet followed by a quorum (`Alarms.swift`).
+    var openAlarms: [String: Alarm] = [:]
+    var demotions: [GroupID: String] = [:]
+    var lastAlarmCheck: Instant = .zero
+    /// A read-only connection to the store, for the API's event history.
+    nonisolated let historyReader: StoreReader
+
     /// Opens the store, tears down whatever a previous run left active, binds the links and
     /// starts the core. Throws with a message naming what is wrong (key, address, store).
     public init(
@@ -71,6 +89,10 @@ public actor NodeRuntime {
         let persisted: PersistentState
         do {
             persisted = try store.load()
+            historyReader = try StoreReader(path: storePath)
+            lastRecordedEventID = try historyReader.lastEventID()
+            // Retention at every start too, so a lowered `events.keep` applies at once.
+            try store.pruneEvents(keepingNewest: file.eventRetention)
         } catch {
             throw AgentError("cannot read the store \(storePath): \(error)")
         }
@@ -103,6 +125,11 @@ public actor NodeRuntime {
                 self.assumeIsolated { $0.feed(.message(from: from, message)) }
             },
             log: { [logger] in logger.info("\($0)") })
+        transport.linkChanged = { [unowned self] peer, link, up, detail in
+            self.assumeIsolated {
+                $0.recordLocal(up ? .linkUp : .linkDown, reason: "link \(link) to \(peer) is \(up ? "up" : "down")", evidence: detail)
+            }
+        }
         try await transport.bind(group: group)
         await self.begin(transport)
     }
@@ -119,7 +146,8 @@ public actor NodeRuntime {
         }
         let (changes, sink) = AsyncStream<Hands.HealthChange>.makeStream()
         hands.startMonitoring { sink.yield($0) }
-        // One consumer keeps the order of transitions.
+        // One consumer keeps the order of transitions. (The runtime's tasks capture it
+        // strongly: with `unowned` the agent crashed after about 20 group moves.)
         Task { [self] in
             for await change in changes { self.healthChanged(change) }
         }
@@ -135,6 +163,7 @@ public actor NodeRuntime {
         let now = AgentClock.now()
         let directives = node.step(input, now: now)
         execute(directives)
+        if !kvWatchers.isEmpty, node.state.kv.revision != watchedRevision { notifyWatchers() }
     }
 
     func execute(_ directives: [Directive]) {
@@ -157,7 +186,7 @@ public actor NodeRuntime {
         if !ops.isEmpty {
             transport?.flush()
             do {
-                try store.persist(ops, events: events)
+                events = try store.persist(ops, events: events)
             } catch {
                 fail("cannot persist to \(store.path): \(error)")
                 return
@@ -253,6 +282,10 @@ public actor NodeRuntime {
             lastProbe = now
             transport.probe(now: now)
         }
+        if now - lastAlarmCheck >= .seconds(1) {
+            lastAlarmCheck = now
+            evaluateAlarms(status())
+        }
         if let every = notifier.watchdogInterval, now - lastWatchdog >= every {
             lastWatchdog = now
             notifier.notify("WATCHDOG=1")
@@ -263,10 +296,10 @@ public actor NodeRuntime {
     func healthChanged(_ change: Hands.HealthChange) {
         switch change {
         case .group(let group, let passing, let reason):
-            logger.notice("checks of \(group) \(passing ? "pass" : "fail")\(reason.isEmpty ? "" : ": \(reason)")")
+            recordLocal(.check, group: group, reason: "checks of \(group) on \(id) \(passing ? "pass" : "fail")", evidence: reason)
             feed(.checks(group: group, passing: passing))
         case .upstream(let reachable, let reason):
-            logger.notice("upstream \(reachable ? "reachable" : "unreachable")\(reason.isEmpty ? "" : ": \(reason)")")
+            recordLocal(.check, reason: "upstream of \(id) \(reachable ? "reachable" : "unreachable")", evidence: reason)
             feed(.upstream(reachable: reachable))
         }
     }
@@ -367,15 +400,35 @@ public actor NodeRuntime {
     // MARK: - Events
 
     func record(_ events: [StoredEvent], stored: Bool = false) {
+        var events = events
         if !stored {
             do {
-                try store.appendEvents(events)
+                events = try store.appendEvents(events)
             } catch {
                 logger.error("cannot record \(events.count) events in \(store.path): \(error)")
             }
         }
+        if let last = events.last?.id, last > 0 { lastRecordedEventID = last }
+        noteDemotion(events)
+        for stored in events where stored.event.kind == .assigned {
+            guard let group = stored.event.group else { continue }
+            ownerChanges[OwnerChangeKey(group: group.name, reason: OwnerChangeKey.kind(of: stored.event.evidence)), default: 0] += 1
+        }
         recentEvents.append(contentsOf: events)
         if recentEvents.count > 200 { recentEvents.removeFirst(recentEvents.count - 200) }
+        for continuation in eventSubscribers.values {
+            for event in events { continuation.yield(event) }
+        }
+        // Retention: prune once per thousand events (a DELETE of the oldest, rarely).
+        eventsSincePrune += events.count
+        if eventsSincePrune >= 1000 {
+            eventsSincePrune = 0
+            do {
+                try store.pruneEvents(keepingNewest: file.eventRetention)
+            } catch {
+                logger.error("cannot prune events in \(store.path): \(error)")
+            }
+        }
     }
 
     // MARK: - Shutdown
@@ -433,6 +486,9 @@ public actor NodeRuntime {
         for work in groupWork.values { await work.value }
         hands.stopMonitors()
         guardian.close()
+        finishStreams()
+        // The last events (the hand-over, the stop) still reach the webhooks, briefly.
+        await hands.notifiers.shutdown(within: .seconds(2))
         for continuation in waiting.values {
             continuation.resume(returning: .refused(Refusal(.busy, "the agent stopped")))
         }

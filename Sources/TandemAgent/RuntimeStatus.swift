@@ -19,7 +19,8 @@ extension NodeRuntime {
                 maintenance: n?.maintenance ?? false, upstream: n?.upstream ?? true,
                 health: Dictionary(uniqueKeysWithValues: (n?.health ?? [:]).map { ($0.key.name, $0.value) }),
                 linksUp: config.id == id ? nil : up,
-                match: node.matchIndex(of: config.id)))
+                match: node.matchIndex(of: config.id),
+                lagEntries: node.matchIndex(of: config.id).map { node.lastLogIndex > $0 ? node.lastLogIndex - $0 : 0 }))
         }
         var groups: [AgentStatus.GroupRow] = []
         for config in file.cluster.groups {
@@ -43,15 +44,10 @@ extension NodeRuntime {
         let rejected = transport.map { t in
             Dictionary(uniqueKeysWithValues: t.opener.rejections.map { ("\($0.key)", $0.value) })
         } ?? [:]
-        let events = recentEvents.suffix(50).map { stored in
-            AgentStatus.EventRow(
-                id: stored.id, wallMilliseconds: stored.wallTime, kind: stored.event.kind.name,
-                node: stored.event.node.name, group: stored.event.group?.name, epoch: stored.event.epoch,
-                reason: stored.event.reason, evidence: stored.event.evidence)
-        }
+        let events = recentEvents.suffix(50).map(AgentStatus.EventRow.init)
         let timing = file.cluster.timing
         return AgentStatus(
-            cluster: file.cluster.name, node: id.name, role: node.role.rawValue, term: node.term,
+            cluster: file.cluster.name, node: id.name, version: TandemVersion.current, role: node.role.rawValue, term: node.term,
             // The leader knows (rule 1: a quorum acknowledged a round within the lease);
             // elsewhere, hearing from a leader is the sign of one.
             leader: node.leader?.name, quorum: node.role == .leader ? node.hasLeaderStanding(now) : node.leader != nil,
@@ -67,6 +63,10 @@ extension NodeRuntime {
                     loss: $0.loss, lastSeenMillisecondsAgo: $0.lastSeen.map(\.milliseconds), stream: $0.stream)
             },
             rejected: rejected, stalls: stalls, longestStallMilliseconds: longestStall.milliseconds,
-            events: events, uptimeSeconds: (now - started).milliseconds / 1000)
+            events: events, uptimeSeconds: (now - started).milliseconds / 1000,
+            ownerChanges: ownerChanges.sorted { ($0.key.group, $0.key.reason) < ($1.key.group, $1.key.reason) }.map {
+                AgentStatus.OwnerChangeCount(group: $0.key.group, reason: $0.key.reason, count: $0.value)
+            },
+            alarms: openAlarms.values.sorted { ($0.sinceWallMilliseconds, $0.id) < ($1.sinceWallMilliseconds, $1.id) })
     }
 }

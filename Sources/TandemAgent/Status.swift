@@ -1,3 +1,6 @@
+import TandemCore
+import TandemStore
+
 /// What `GET /v1/status` and `tandem status` show: enough to see roles, epochs, links and
 /// readiness (issue 5 widens it). Plain Codable values; times are milliseconds.
 public struct AgentStatus: Codable, Sendable, Equatable {
@@ -14,6 +17,8 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         public var linksUp: [Int]?
         /// Log index the node is known to have matched (on the leader), for readiness.
         public var match: UInt64?
+        /// On the leader: how many log entries the node is behind (replication lag).
+        public var lagEntries: UInt64?
     }
 
     public struct GroupRow: Codable, Sendable, Equatable {
@@ -46,14 +51,29 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         public var wallMilliseconds: Int64
         public var kind: String
         public var node: String
+        public var term: UInt64
         public var group: String?
         public var epoch: UInt64?
         public var reason: String
         public var evidence: String
+
+        public init(_ stored: StoredEvent) {
+            id = stored.id
+            wallMilliseconds = stored.wallTime
+            kind = stored.event.kind.name
+            node = stored.event.node.name
+            term = stored.event.term
+            group = stored.event.group?.name
+            epoch = stored.event.epoch
+            reason = stored.event.reason
+            evidence = stored.event.evidence
+        }
     }
 
     public var cluster: String
     public var node: String
+    /// This node's software version.
+    public var version: String
     public var role: String
     public var term: UInt64
     public var leader: String?
@@ -78,4 +98,17 @@ public struct AgentStatus: Codable, Sendable, Equatable {
     public var longestStallMilliseconds: Double
     public var events: [EventRow]
     public var uptimeSeconds: Double
+    /// Changes of a group's owner this node decided as controller since the agent started,
+    /// by group and kind of reason (failover, switchover, failback, released, initial,
+    /// rollback, other).
+    public var ownerChanges: [OwnerChangeCount]
+    /// Alarms open on this node (the leader raises the cluster-wide ones: no ready standby,
+    /// group down, replication lag).
+    public var alarms: [Alarm]
+
+    public struct OwnerChangeCount: Codable, Sendable, Equatable {
+        public var group: String
+        public var reason: String
+        public var count: Int
+    }
 }

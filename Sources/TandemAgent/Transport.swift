@@ -29,6 +29,8 @@ final class Transport: @unchecked Sendable {
     let probeInterval: Duration
     let deliver: (NodeID, Message) -> Void
     let log: (String) -> Void
+    /// Told when a link to a peer comes up or goes down: peer, link (1-based), up, why.
+    var linkChanged: ((NodeID, Int, Bool, String) -> Void)?
 
     var udp: [(any Channel)?] = []
     var listeners: [any Channel] = []
@@ -276,6 +278,7 @@ final class Transport: @unchecked Sendable {
                     link.up = false
                     link.consecutiveReplies = 0
                     log("link \(k + 1) to \(id) is down: nothing heard for \(silence)")
+                    linkChanged?(id, k + 1, false, "nothing heard for \(silence)")
                 }
                 // Busy: the peer's protocol datagrams arrived within the interval (probes
                 // and their answers do not count, or two nodes that only probe each other
@@ -327,6 +330,7 @@ final class Transport: @unchecked Sendable {
                     if !link.up, link.consecutiveReplies >= 2 {
                         link.up = true
                         log("link \(k + 1) to \(opened.sender) is up, rtt \(link.rtt!)")
+                        linkChanged?(opened.sender, k + 1, true, "two probes answered, rtt \(formatMilliseconds(link.rtt!.nanoseconds))")
                     }
                 }
                 peer.links[k] = link

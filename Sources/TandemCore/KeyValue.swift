@@ -312,7 +312,8 @@ public struct KVStore: Sendable, Equatable {
         }
     }
 
-    private static func validate(key: String) -> KVError? {
+    /// Why `key` cannot be a key (empty, over `maxKeyBytes`, contains NUL), or nil.
+    public static func validate(key: String) -> KVError? {
         let reason: String
         if key.isEmpty {
             reason = "it is empty"

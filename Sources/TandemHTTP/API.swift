@@ -1,10 +1,13 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
 import TandemAgent
+import TandemConfig
 import TandemCore
+import TandemStore
 
 extension AgentStatus: ResponseEncodable {}
 
@@ -30,82 +33,170 @@ public struct KVEntryBody: Codable, Sendable, ResponseEncodable {
     }
 }
 
+/// `GET /v1/kv?prefix=`: the entries and the store revision they were read at.
+public struct KVListBody: Codable, Sendable, ResponseEncodable {
+    public var revision: UInt64
+    public var entries: [KVEntryBody]
+}
+
 /// The answer to a write: the store revision it made.
 public struct KVWriteBody: Codable, Sendable, ResponseEncodable {
     public var revision: UInt64
     public var index: UInt64
 }
 
-/// Every error the API answers: `{code, message}` with the right HTTP status.
-public struct APIError: Error, Encodable, Sendable, HTTPResponseError {
-    public var code: String
-    public var message: String
-    var statusCode: Int
-
-    enum CodingKeys: String, CodingKey { case code, message }
-
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String) {
-        self.code = code
-        self.message = message
-        self.statusCode = status.code
-    }
-
-    public var status: HTTPResponse.Status { .init(code: statusCode) }
-
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = try JSONEncoder().encode(self)
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    /// A refusal of the core, with the status that fits it.
-    static func refused(_ refusal: Refusal) -> APIError {
-        let status: HTTPResponse.Status
-        switch refusal.code {
-        case .noLeader, .noQuorum, .busy: status = .serviceUnavailable
-        case .timedOut, .outcomeUnknown: status = .gatewayTimeout
-        case .unknownGroup, .unknownNode: status = .notFound
-        case .invalid: status = .badRequest
-        default: status = .conflict
-        }
-        return APIError(status, code: refusal.code.name, refusal.message)
-    }
-
-    static func kv(_ error: KVError) -> APIError {
-        let status: HTTPResponse.Status
-        switch error.code {
-        case .revisionMismatch, .staleEpoch: status = .preconditionFailed
-        case .notFound: status = .notFound
-        case .invalidKey: status = .badRequest
-        case .valueTooLarge: status = .contentTooLarge
-        default: status = .conflict
-        }
-        return APIError(status, code: error.code.name, error.message)
-    }
+/// `GET /v1/events`: stored events, oldest first, and the id to page on with.
+public struct EventsBody: Codable, Sendable, ResponseEncodable {
+    public var events: [AgentStatus.EventRow]
+    /// The last id returned (or `since` when none): pass it as `since` for the next page.
+    public var last: Int64
 }
 
-/// The node's local HTTP API (DESIGN §8; issue 5 completes it): status and the
-/// replicated KV store.
+/// The outcome of an operator action, once committed and carried out.
+public struct ActionBody: Codable, Sendable, ResponseEncodable {
+    /// "moved" (a switchover or failback carried out) or "done" (committed and applied).
+    public var outcome: String
+    public var action: String
+    /// Who asked (the token's name, or "anonymous" without a token file).
+    public var by: String
+    public var group: String?
+    public var owner: String?
+    public var epoch: UInt64?
+    public var index: UInt64
+}
+
+struct SwitchoverRequest: Decodable {
+    var to: String?
+}
+
+struct SwitchRequest: Decodable {
+    var on: Bool
+}
+
+/// The node's local HTTP API (DESIGN §8, docs/openapi.json): status, events, operator
+/// actions, the replicated KV store, metrics.
 public enum AgentAPI {
-    public static func router(runtime: NodeRuntime) -> Router<BasicRequestContext> {
+    /// The longest an action waits for its outcome before answering 504 (the outcome is
+    /// then unknown: the action may still complete; its events tell).
+    static let actionTimeout: Duration = .seconds(30)
+    /// The most events one `GET /v1/events` returns.
+    static let maxEventPage = 1000
+
+    public static func router(runtime: NodeRuntime, access: APIAccess = .open) -> Router<BasicRequestContext> {
         let router = Router()
-        router.get("/v1/status") { _, _ in
-            await runtime.status()
+        router.add(middleware: JSONErrorMiddleware())
+        let metrics = AgentMetrics()
+
+        router.get("/v1/status") { request, _ in
+            _ = try access.check(request, needs: .read, to: "reading the status")
+            return await runtime.status()
+        }
+        router.get("/") { _, _ in
+            // Everything the page uses is inline or from this node's API: no other origin.
+            Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/html; charset=utf-8",
+                    .contentSecurityPolicy: "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+                    .cacheControl: "no-cache",
+                ],
+                body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html)))
+        }
+        router.get("/v1/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        router.get("/metrics") { request, _ in
+            _ = try access.check(request, needs: .read, to: "reading metrics")
+            let text = metrics.render(await runtime.status())
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+
+        // MARK: Events
+        router.get("/v1/events") { request, _ -> EventsBody in
+            _ = try access.check(request, needs: .read, to: "reading events")
+            let limit = try integerQuery(request, "limit", min: 1, max: Int64(maxEventPage)) ?? 100
+            let stored: [StoredEvent]
+            let since: Int64
+            do {
+                // Without `since`: the newest `limit` events (ids are consecutive; pruning
+                // removes only the oldest).
+                since = try integerQuery(request, "since", min: 0) ?? max(0, try runtime.lastStoredEventID() - limit)
+                stored = try runtime.storedEvents(after: since, limit: Int(limit))
+            } catch let error as APIError {
+                throw error
+            } catch {
+                throw APIError(.serviceUnavailable, code: "store_unavailable", "cannot read the events: \(error)")
+            }
+            return EventsBody(events: stored.map(AgentStatus.EventRow.init), last: stored.last?.id ?? since)
+        }
+        router.get("/v1/events/stream") { request, _ -> Response in
+            _ = try access.check(request, needs: .read, to: "following events")
+            // Replay from `since` (or Last-Event-ID, as a reconnecting EventSource sends),
+            // else only what comes from now on.
+            var since = try integerQuery(request, "since", min: 0)
+            if let last = request.headers[HTTPField.Name("Last-Event-ID")!] {
+                guard let value = Int64(last), value >= 0 else {
+                    throw APIError(.badRequest, code: "invalid_last_event_id", "Last-Event-ID must be an event id, got \(last.debugDescription)")
+                }
+                since = since ?? value
+            }
+            return eventStream(runtime: runtime, since: since)
+        }
+
+        // MARK: Operator actions
+        router.post("/v1/groups/:group/switchover") { request, context -> ActionBody in
+            let who = try access.check(request, needs: .operate, to: "a switchover")
+            let group = GroupID(try context.parameters.require("group"))
+            let body = try await decodeBody(SwitchoverRequest.self, from: request)
+            let to = body.to ?? request.uri.queryParameters["to"].map(String.init)
+            if let to, to.isEmpty { throw APIError(.badRequest, code: "invalid_target", "to is empty: name a node, or leave it out") }
+            return try await operate(.switchover(group, to: to.map { NodeID($0) }), by: who, runtime)
+        }
+        router.post("/v1/groups/:group/failback") { request, context -> ActionBody in
+            let who = try access.check(request, needs: .operate, to: "a failback")
+            let group = GroupID(try context.parameters.require("group"))
+            return try await operate(.failback(group), by: who, runtime)
+        }
+        router.post("/v1/nodes/:node/maintenance") { request, context -> ActionBody in
+            let who = try access.check(request, needs: .operate, to: "maintenance")
+            let node = NodeID(try context.parameters.require("node"))
+            let body = try await decodeBody(SwitchRequest.self, from: request)
+            return try await operate(.maintenance(node, on: body.on), by: who, runtime)
+        }
+        router.post("/v1/freeze") { request, _ -> ActionBody in
+            let who = try access.check(request, needs: .operate, to: "freeze")
+            let body = try await decodeBody(SwitchRequest.self, from: request)
+            return try await operate(.freeze(on: body.on), by: who, runtime)
+        }
+
+        // MARK: KV
+        router.get("/v1/kv") { request, _ -> KVListBody in
+            _ = try access.check(request, needs: .read, to: "reading keys")
+            let prefix = request.uri.queryParameters["prefix"].map(String.init) ?? ""
+            let limit = try integerQuery(request, "limit", min: 1)
+            try await readBarrier(request, runtime)
+            let kv = await runtime.state.kv
+            return KVListBody(revision: kv.revision, entries: kv.range(prefix: prefix, limit: limit.map(Int.init)).map(KVEntryBody.init))
+        }
+        router.get("/v1/kv/watch") { request, _ -> Response in
+            _ = try access.check(request, needs: .read, to: "watching keys")
+            let prefix = request.uri.queryParameters["prefix"].map(String.init) ?? ""
+            let from = try integerQuery(request, "from", min: 0).map(UInt64.init)
+            return try await watchStream(runtime: runtime, prefix: prefix, from: from)
         }
         router.get("/v1/kv/**") { request, context -> KVEntryBody in
+            _ = try access.check(request, needs: .read, to: "reading keys")
             let key = try kvKey(context)
-            if request.uri.queryParameters["local"] != "true" {
-                // Linearizable by default: this node applies everything committed first.
-                let barrier = await runtime.request(.readBarrier)
-                if case .refused(let refusal) = barrier { throw APIError.refused(refusal) }
-            }
+            try await readBarrier(request, runtime)
             guard let entry = await runtime.state.kv.get(key) else {
                 throw APIError(.notFound, code: "not_found", "no key \(key.debugDescription)")
             }
             return KVEntryBody(entry)
         }
         router.put("/v1/kv/**") { request, context -> KVWriteBody in
+            _ = try access.check(request, needs: .operate, to: "writing keys")
             let key = try kvKey(context)
             var request = request
             let body = try await request.collectBody(upTo: KVStore.maxValueBytes + 1)
@@ -116,28 +207,84 @@ public enum AgentAPI {
             return try await write(operation, runtime)
         }
         router.delete("/v1/kv/**") { request, context -> KVWriteBody in
+            _ = try access.check(request, needs: .operate, to: "deleting keys")
             let key = try kvKey(context)
             return try await write(.delete(key: key, ifRevision: try ifMatch(request)), runtime)
         }
-        router.post("/v1/groups/:group/switchover") { request, context -> Response in
-            let group = GroupID(try context.parameters.require("group"))
-            let to = request.uri.queryParameters["to"].map { NodeID(String($0)) }
-            let response = await runtime.request(.action(.switchover(group, to: to)), timeout: .seconds(30))
-            switch response {
-            case .moved(let group, let owner, let epoch, _):
-                let text = #"{"group":"\#(group)","owner":"\#(owner)","epoch":\#(epoch)}"#
-                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
-            case .refused(let refusal): throw APIError.refused(refusal)
-            default: return Response(status: .accepted)
-            }
-        }
         return router
+    }
+
+    // MARK: - Helpers
+
+    /// The routes and their methods, for 405 answers (keep in step with `router`). A `*`
+    /// is one path segment, a trailing `**` any number of them.
+    static let routes: [(pattern: [String], methods: [String])] = [
+        ([], ["GET"]), (["metrics"], ["GET"]), (["v1", "openapi.json"], ["GET"]), (["v1", "status"], ["GET"]),
+        (["v1", "events"], ["GET"]), (["v1", "events", "stream"], ["GET"]),
+        (["v1", "groups", "*", "switchover"], ["POST"]), (["v1", "groups", "*", "failback"], ["POST"]),
+        (["v1", "nodes", "*", "maintenance"], ["POST"]), (["v1", "freeze"], ["POST"]),
+        (["v1", "kv"], ["GET"]), (["v1", "kv", "watch"], ["GET"]), (["v1", "kv", "**"], ["GET", "PUT", "DELETE"]),
+    ]
+
+    /// The methods the route of `path` takes (nil: no route has this path).
+    static func allowedMethods(_ path: String) -> [String]? {
+        let segments = path.split(separator: "/").map(String.init)
+        for route in routes {
+            let p = route.pattern
+            let matches: Bool
+            if p.last == "**" {
+                let fixed = p.dropLast()
+                matches = segments.count > fixed.count && zip(fixed, segments).allSatisfy { $0 == "*" || $0 == $1 }
+            } else {
+                matches = segments.count == p.count && zip(p, segments).allSatisfy { $0 == "*" || $0 == $1 }
+            }
+            if matches { return route.methods }
+        }
+        return nil
+    }
+
+    /// An optional integer query parameter within bounds; a clear 400 otherwise.
+    static func integerQuery(_ request: Request, _ name: String, min: Int64, max: Int64 = Int64.max) throws -> Int64? {
+        guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
+        guard let value = Int64(text), value >= min, value <= max else {
+            let range = max == Int64.max ? "at least \(min)" : "from \(min) to \(max)"
+            throw APIError(.badRequest, code: "invalid_\(name)", "\(name) must be a whole number \(range), got \(String(text).debugDescription)")
+        }
+        return value
+    }
+
+    static func operate(_ action: OperatorAction, by who: String, _ runtime: NodeRuntime) async throws -> ActionBody {
+        switch await runtime.operate(action, by: who, timeout: actionTimeout) {
+        case .moved(let group, let owner, let epoch, let index):
+            return ActionBody(outcome: "moved", action: action.summary, by: who, group: group.name, owner: owner.name, epoch: epoch, index: index)
+        case .done(let index):
+            return ActionBody(outcome: "done", action: action.summary, by: who, index: index)
+        case .refused(let refusal):
+            throw APIError.refused(refusal)
+        case let other:
+            throw APIError(.internalServerError, code: "unexpected", "unexpected answer \(other)")
+        }
+    }
+
+    /// Linearizable by default: this node applies everything committed first; `local=true`
+    /// reads what this node has applied.
+    static func readBarrier(_ request: Request, _ runtime: NodeRuntime) async throws {
+        switch request.uri.queryParameters["local"] {
+        case nil, "false": break
+        case "true": return
+        case let other?:
+            throw APIError(.badRequest, code: "invalid_local", "local must be true or false, got \(String(other).debugDescription)")
+        }
+        if case .refused(let refusal) = await runtime.request(.readBarrier) { throw APIError.refused(refusal) }
     }
 
     static func kvKey(_ context: BasicRequestContext) throws -> String {
         let key = context.parameters.getCatchAll().joined(separator: "/")
         guard !key.isEmpty else { throw APIError(.badRequest, code: "invalid_key", "the key is empty: use /v1/kv/KEY") }
-        return key.removingPercentEncoding ?? key
+        let decoded = key.removingPercentEncoding ?? key
+        // Reads check the key as writes do: a key that can never exist is a bad request.
+        if let error = KVStore.validate(key: decoded) { throw APIError(.badRequest, code: "invalid_key", error.message) }
+        return decoded
     }
 
     /// `If-Match: REVISION` makes a write a compare-and-set (0: the key must not exist).
@@ -151,7 +298,7 @@ public enum AgentAPI {
     }
 
     static func write(_ operation: KVOperation, _ runtime: NodeRuntime) async throws -> KVWriteBody {
-        switch await runtime.request(.kv(operation, fence: nil)) {
+        switch await runtime.requestRetryingWithoutLeader(.kv(operation, fence: nil), until: AgentClock.now() + .seconds(10)) {
         case .written(let revision, let index): return KVWriteBody(revision: revision, index: index)
         case .kvFailed(let error): throw APIError.kv(error)
         case .refused(let refusal): throw APIError.refused(refusal)
@@ -161,9 +308,11 @@ public enum AgentAPI {
 
     /// The API server on `host:port`: a Service for the agent's ServiceGroup (it stops
     /// accepting and drains on graceful shutdown).
-    public static func application(runtime: NodeRuntime, host: String, port: Int, logger: Logger) -> some Service {
+    public static func application(
+        runtime: NodeRuntime, access: APIAccess, host: String, port: Int, logger: Logger
+    ) -> some Service {
         Application(
-            router: router(runtime: runtime),
+            router: router(runtime: runtime, access: access),
             configuration: .init(address: .hostname(host, port: port), serverName: "tandem"),
             logger: logger)
     }

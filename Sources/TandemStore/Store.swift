@@ -505,32 +505,34 @@ public final class Store: Sendable {
         guard limit >= 0 else {
             throw StoreError(code: .invalidArgument, path: path, operation: "read events", message: "limit \(limit) is negative")
         }
-        return try access("read events") { db in
-            let rows = try Row.fetchCursor(
-                db,
-                sql: """
-                    SELECT id, wall_ms, CAST(kind AS BLOB), CAST(node AS BLOB), term, CAST(grp AS BLOB), epoch,
-                           CAST(reason AS BLOB), CAST(evidence AS BLOB)
-                    FROM events WHERE id > ? ORDER BY id LIMIT ?
-                    """,
-                arguments: [id ?? Int64.min, limit])
-            var events: [StoredEvent] = []
-            while let row = try rows.next() {
-                let id = try Cell.integer(row, 0, "events", "id", row: "?")
-                let key = "\(id)"
-                let event = Event(
-                    kind: Event.Kind(try Cell.text(row, 2, "events", "kind", row: key)),
-                    node: NodeID(try Cell.text(row, 3, "events", "node", row: key)),
-                    term: Term(bitPattern: try Cell.integer(row, 4, "events", "term", row: key)),
-                    group: try Cell.optionalText(row, 5, "events", "grp", row: key).map { GroupID($0) },
-                    epoch: try Cell.optionalInteger(row, 6, "events", "epoch", row: key).map(Epoch.init(bitPattern:)),
-                    reason: try Cell.text(row, 7, "events", "reason", row: key),
-                    evidence: try Cell.text(row, 8, "events", "evidence", row: key))
-                events.append(
-                    StoredEvent(id: id, wallTime: try Cell.integer(row, 1, "events", "wall_ms", row: key), event: event))
-            }
-            return events
+        return try access("read events") { db in try Self.readEvents(db, after: id, limit: limit) }
+    }
+
+    static func readEvents(_ db: Database, after id: Int64?, limit: Int) throws -> [StoredEvent] {
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT id, wall_ms, CAST(kind AS BLOB), CAST(node AS BLOB), term, CAST(grp AS BLOB), epoch,
+                       CAST(reason AS BLOB), CAST(evidence AS BLOB)
+                FROM events WHERE id > ? ORDER BY id LIMIT ?
+                """,
+            arguments: [id ?? Int64.min, limit])
+        var events: [StoredEvent] = []
+        while let row = try rows.next() {
+            let id = try Cell.integer(row, 0, "events", "id", row: "?")
+            let key = "\(id)"
+            let event = Event(
+                kind: Event.Kind(try Cell.text(row, 2, "events", "kind", row: key)),
+                node: NodeID(try Cell.text(row, 3, "events", "node", row: key)),
+                term: Term(bitPattern: try Cell.integer(row, 4, "events", "term", row: key)),
+                group: try Cell.optionalText(row, 5, "events", "grp", row: key).map { GroupID($0) },
+                epoch: try Cell.optionalInteger(row, 6, "events", "epoch", row: key).map(Epoch.init(bitPattern:)),
+                reason: try Cell.text(row, 7, "events", "reason", row: key),
+                evidence: try Cell.text(row, 8, "events", "evidence", row: key))
+            events.append(
+                StoredEvent(id: id, wallTime: try Cell.integer(row, 1, "events", "wall_ms", row: key), event: event))
         }
+        return events
     }
 
     /// Deletes all but the `keepingNewest` newest events; returns how many it deleted.
@@ -683,4 +685,46 @@ enum Cell {
 
     /// The UTF-8 bytes of `text`, to be bound where the SQL says `CAST(? AS TEXT)`.
     static func textArgument(_ text: String) -> Data { Data(text.utf8) }
+}
+
+/// A read-only connection of its own to a store's file, for readers that must not wait for
+/// (or hold up) the agent's writes: in WAL mode a reader sees the last committed state while
+/// the writer goes on. Opened after the `Store` has created and migrated the file.
+public final class StoreReader: Sendable {
+    public let path: String
+    private let queue: DatabaseQueue
+
+    public init(path: String) throws(StoreError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.label = "tandem-store-reader"
+        configuration.readonly = true
+        configuration.busyMode = .timeout(Store.busyTimeout)
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+        } catch {
+            throw Store.storeError(error, path: path, operation: "open for reading")
+        }
+    }
+
+    /// As `Store.events(after:limit:)`.
+    public func events(after id: Int64?, limit: Int) throws(StoreError) -> [StoredEvent] {
+        guard limit >= 0 else {
+            throw StoreError(code: .invalidArgument, path: path, operation: "read events", message: "limit \(limit) is negative")
+        }
+        do {
+            return try queue.read { db in try Store.readEvents(db, after: id, limit: limit) }
+        } catch {
+            throw Store.storeError(error, path: path, operation: "read events")
+        }
+    }
+
+    /// The newest event's id (0: none).
+    public func lastEventID() throws(StoreError) -> Int64 {
+        do {
+            return try queue.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0 }
+        } catch {
+            throw Store.storeError(error, path: path, operation: "read events")
+        }
+    }
 }

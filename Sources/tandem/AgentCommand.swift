@@ -42,6 +42,8 @@ struct AgentCommand: AsyncParsableCommand {
         for path in file.keyFiles {
             do { keys.append(try ClusterKey.load(path: path)) } catch { throw CLIError("\(error)") }
         }
+        // The token file is read before anything starts: a bad one is refused at once.
+        _ = try apiAccess(file.api)
         try makeDirectory(file.dataDir)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -61,7 +63,11 @@ struct AgentCommand: AsyncParsableCommand {
         }
         var services: [any Service] = []
         if let api = file.addresses[id]?.api {
-            services.append(AgentAPI.application(runtime: runtime, host: api.host, port: api.port, logger: logger))
+            let access = try apiAccess(file.api)
+            if access.isOpen {
+                logger.warning("api.token_file is not set: anyone who reaches \(api) can act on the cluster (switchover, maintenance, KV writes)")
+            }
+            services.append(AgentAPI.application(runtime: runtime, access: access, host: api.host, port: api.port, logger: logger))
         } else {
             logger.warning("node \(node) has no api address: status and KV are not served")
         }
@@ -74,6 +80,16 @@ struct AgentCommand: AsyncParsableCommand {
         let failure = await runtime.failure
         try? await group.shutdownGracefully()
         if let failure { throw CLIError("agent failed: \(failure)") }
+    }
+}
+
+/// The API's access rules from `api:` (the token file read and checked).
+func apiAccess(_ settings: APISettings) throws -> APIAccess {
+    guard let path = settings.tokenFile else { return .open }
+    do {
+        return APIAccess(tokens: try TokenFile.load(path: path), reads: settings.reads)
+    } catch {
+        throw CLIError("\(error)")
     }
 }
 

@@ -14,39 +14,56 @@ enum HTTPClient {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    static func request(
-        _ method: String, host: String, port: Int, path: String, headers: [String: String] = [:],
-        body: [UInt8] = [], timeout: Duration = .seconds(5)
-    ) throws -> Answer {
+    /// A connection could not be made (the next endpoint may be tried).
+    struct ConnectError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// A connected socket with send and receive timeouts.
+    static func connect(host: String, port: Int, timeout: Duration) throws -> Int32 {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(host, String(port), &hints, &result)
         guard rc == 0, let info = result else {
-            throw CLIError("cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
+            throw ConnectError(description: "cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(result) }
         let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw CLIError("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
+        guard fd >= 0 else { throw ConnectError(description: "socket: \(String(cString: strerror(errno)))") }
         let (seconds, attoseconds) = timeout.components
         var tv = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        guard connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
-            throw CLIError("cannot connect to \(host):\(port): \(String(cString: strerror(errno)))")
+        guard Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw ConnectError(description: "cannot connect to \(host):\(port): \(reason)")
         }
+        return fd
+    }
+
+    static func send(_ fd: Int32, method: String, host: String, port: Int, path: String, headers: [String: String], body: [UInt8]) throws {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
         let out = Array(head.utf8) + body
         var offset = 0
         while offset < out.count {
-            let n = out.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let n = out.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else { throw CLIError("cannot send to \(host):\(port): \(String(cString: strerror(errno)))") }
             offset += n
         }
+    }
+
+    static func request(
+        _ method: String, host: String, port: Int, path: String, headers: [String: String] = [:],
+        body: [UInt8] = [], timeout: Duration = .seconds(5)
+    ) throws -> Answer {
+        let fd = try connect(host: host, port: port, timeout: timeout)
+        defer { close(fd) }
+        try send(fd, method: method, host: host, port: port, path: path, headers: headers, body: body)
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
@@ -57,6 +74,48 @@ enum HTTPClient {
             data.append(contentsOf: chunk[0..<n])
         }
         return try parse(data, from: "\(host):\(port)")
+    }
+
+    /// A streaming GET of server-sent events: calls `handle` with each message until it
+    /// returns false or the server ends the stream. An answer other than 200 is read whole
+    /// and thrown as `failure(answer)`. The receive timeout (40 s) is longer than the
+    /// agent's keep-alive interval (15 s): a silent connection is a dead one.
+    static func stream(
+        _ method: String, host: String, port: Int, path: String, headers: [String: String],
+        failure: (Answer) -> any Error, handle: (SSEMessage) throws -> Bool
+    ) throws {
+        let fd = try connect(host: host, port: port, timeout: .seconds(40))
+        defer { close(fd) }
+        try send(fd, method: method, host: host, port: port, path: path, headers: headers, body: [])
+        let source = "\(host):\(port)"
+        var buffer: [UInt8] = []
+        var head: (status: Int, chunked: Bool)?
+        var decoder = ChunkDecoder()
+        var events = SSEParser()
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0, errno == EINTR { continue }
+            if n < 0 { throw CLIError("the stream from \(source) broke: \(String(cString: strerror(errno)))") }
+            if n == 0 {
+                if let head, head.status != 200 { throw failure(try parse(buffer, from: source)) }
+                return
+            }
+            buffer.append(contentsOf: chunk[0..<n])
+            if head == nil {
+                guard let end = buffer.indices.first(where: { buffer[$0...].starts(with: [13, 10, 13, 10]) }) else { continue }
+                let parsed = try parse(Array(buffer[..<(end + 4)]), from: source)
+                head = (parsed.status, parsed.headers["transfer-encoding"]?.lowercased() == "chunked")
+                if parsed.status != 200 { continue }  // read the whole error answer first
+                buffer.removeFirst(end + 4)
+            }
+            guard let head, head.status == 200 else { continue }
+            let bytes = head.chunked ? try decoder.feed(buffer, from: source) : buffer
+            buffer.removeAll()
+            for message in events.feed(bytes) {
+                if try !handle(message) { return }
+            }
+        }
     }
 
     static func parse(_ data: [UInt8], from source: String) throws -> Answer {
@@ -95,5 +154,77 @@ enum HTTPClient {
             i = start + size + 2
         }
         return out
+    }
+}
+
+/// Decodes a chunked body as it arrives.
+struct ChunkDecoder {
+    private var pending: [UInt8] = []
+    /// Bytes left in the current chunk (then its CRLF), or nil while a size line is awaited.
+    private var left: Int?
+
+    mutating func feed(_ bytes: [UInt8], from source: String) throws -> [UInt8] {
+        pending += bytes
+        var out: [UInt8] = []
+        var i = 0
+        while i < pending.count {
+            if let remaining = left {
+                if remaining > 0 {
+                    let take = min(remaining, pending.count - i)
+                    out += pending[i..<(i + take)]
+                    i += take
+                    left = remaining - take
+                    if left! > 0 { break }  // the rest of the chunk is still to come
+                }
+                // The chunk's data is complete (left is 0): its CRLF follows.
+                guard i + 2 <= pending.count else { break }
+                i += 2
+                left = nil
+            } else {
+                guard let lineEnd = pending[i...].firstIndex(of: 10) else { break }
+                let line = String(decoding: pending[i..<lineEnd], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard let size = Int(line.split(separator: ";").first ?? "", radix: 16) else {
+                    throw CLIError("\(source) sent a malformed chunk size \(line.debugDescription)")
+                }
+                i = lineEnd + 1
+                left = size == 0 ? nil : size
+            }
+        }
+        pending.removeFirst(i)
+        return out
+    }
+}
+
+/// Splits a text/event-stream into messages (blank-line separated `id:`, `event:`,
+/// `data:` fields; comment lines starting with ':' are ignored).
+struct SSEParser {
+    private var pending: [UInt8] = []
+
+    mutating func feed(_ bytes: [UInt8]) -> [SSEMessage] {
+        pending += bytes
+        var messages: [SSEMessage] = []
+        while let end = pending.indices.first(where: { pending[$0...].starts(with: [10, 10]) }) {
+            let block = String(decoding: pending[..<end], as: UTF8.self)
+            pending.removeFirst(end + 2)
+            var message = SSEMessage(id: nil, event: "message", data: "")
+            var data: [String] = []
+            for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line.hasPrefix(":") { continue }
+                let parts = line.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+                let field = String(parts[0])
+                var value = parts.count > 1 ? String(parts[1]) : ""
+                if value.hasPrefix(" ") { value.removeFirst() }
+                switch field {
+                case "id": message.id = value
+                case "event": message.event = value
+                case "data": data.append(value)
+                default: break
+                }
+            }
+            if data.isEmpty && message.id == nil { continue }
+            message.data = data.joined(separator: "\n")
+            messages.append(message)
+        }
+        return messages
     }
 }

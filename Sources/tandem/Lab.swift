@@ -17,6 +17,12 @@ enum Lab {
     static var configPath: String { directory + "/tandem.yaml" }
     static let nodes = ["a", "b", "w"]
     static let webPort = 18080
+    /// The agents' `api.token_file`, and the lab's own tokens (each alone in a file, for
+    /// `--token-file`): an admin token the CLI uses when it talks to the lab, and an operate
+    /// token for the demo page's KV writes.
+    static var tokenFilePath: String { directory + "/tokens" }
+    static var adminTokenPath: String { directory + "/admin.token" }
+    static var webTokenPath: String { directory + "/web.token" }
     static func pidPath(_ node: String) -> String { "\(directory)/\(node).pid" }
     static func logPath(_ node: String) -> String { "\(directory)/\(node).log" }
 
@@ -42,6 +48,7 @@ enum Lab {
         key_file: \(directory)/cluster.key
         data_dir: \(directory)/data
         timing: \(timing)
+        api: {token_file: \(tokenFilePath)}
         nodes:
           a: {links: ["127.0.0.1:\(base + 10)", "127.0.0.2:\(base + 10)"], api: "127.0.0.1:\(base + 81)", priority: 100}
           b: {links: ["127.0.0.1:\(base + 20)", "127.0.0.2:\(base + 20)"], api: "127.0.0.1:\(base + 82)", priority: 90}
@@ -51,11 +58,35 @@ enum Lab {
             prefer: [a, b]
             failback: manual
             resources:
-              - exec: {run: "\(executable) lab web --config \(directory)/tandem.yaml --port \(web)", timeout: 5s}
+              - exec: {run: "\(executable) lab web --config \(directory)/tandem.yaml --port \(web) --token-file \(webTokenPath)", timeout: 5s}
             checks:
               - {http: "http://127.0.0.1:\(web)/health", status: 200, body: "ok", interval: 500ms, timeout: 300ms, rise: 1, fall: 2}
 
         """
+    }
+
+    /// Writes `path` with mode 0600 unless it exists.
+    static func writeSecret(_ path: String, _ text: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if fd < 0, errno == EEXIST { return }
+        guard fd >= 0 else { throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// The lab's key and tokens, made once.
+    static func makeSecrets() throws {
+        try writeSecret(directory + "/cluster.key", ClusterKey.generate().fileText)
+        guard !FileManager.default.fileExists(atPath: tokenFilePath) else { return }
+        func random() -> String {
+            var generator = SystemRandomNumberGenerator()
+            return (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        }
+        let (admin, web) = (random(), random())
+        try writeSecret(adminTokenPath, admin + "\n")
+        try writeSecret(webTokenPath, web + "\n")
+        try writeSecret(tokenFilePath, "# NAME ROLE TOKEN (written by tandem lab)\nlab-admin admin \(admin)\nlab-web operate \(web)\n")
     }
 
     static func startAgent(_ node: String) throws {
@@ -98,14 +129,7 @@ struct LabCommand: AsyncParsableCommand {
                 return
             }
             try makeDirectory(dir)
-            let keyPath = dir + "/cluster.key"
-            if !FileManager.default.fileExists(atPath: keyPath) {
-                let fd = open(keyPath, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-                guard fd >= 0 else { throw CLIError("cannot create \(keyPath): \(String(cString: strerror(errno)))") }
-                let bytes = Array(ClusterKey.generate().fileText.utf8)
-                _ = write(fd, bytes, bytes.count)
-                close(fd)
-            }
+            try Lab.makeSecrets()
             try Lab.configText(executable: Processes.selfExecutable(), timing: timing)
                 .write(toFile: Lab.configPath, atomically: true, encoding: .utf8)
             _ = try loadConfig(Lab.configPath)
@@ -126,7 +150,9 @@ struct LabCommand: AsyncParsableCommand {
               logs:           \(dir)/a.log, b.log, w.log
               crash a node:   tandem lab kill a      (kill -9: the guard stops its service, b takes over)
               bring it back:  tandem lab restart a   (rejoins as standby; failback is manual)
-              move it:        curl -X POST http://127.0.0.1:\(Lab.portBase + 81)/v1/groups/web/switchover
+              move it:        tandem switchover web          (the CLI uses the lab's admin token, \(Lab.adminTokenPath))
+              events:         tandem events --follow
+              metrics, API:   http://127.0.0.1:\(Lab.portBase + 81)/metrics (Prometheus), /v1/openapi.json
               stop it all:    tandem lab stop
             """)
         }
@@ -179,6 +205,7 @@ struct LabCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Internal: the lab's demo page.", shouldDisplay: false)
         @Option var config: String
         @Option var port: Int = Lab.webPort
+        @Option var tokenFile: String?
 
         func run() async throws {
             let file = try loadConfig(config)
@@ -187,12 +214,13 @@ struct LabCommand: AsyncParsableCommand {
                 throw CLIError("lab web runs as the web group's resource: TANDEM_NODE names a node with an api")
             }
             let epoch = env["TANDEM_EPOCH"] ?? "?"
+            let token = try tokenFile.map(readTokenFile)
             let router = Router()
             router.get("/health") { _, _ in "ok" }
             router.get("/") { _, _ -> Response in
                 let visits: Int
                 do {
-                    visits = try countVisit(api)
+                    visits = try countVisit(api, token: token)
                 } catch {
                     // Say why, instead of a bare 500: the visit count lives in the replicated store.
                     return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
@@ -216,9 +244,10 @@ struct LabCommand: AsyncParsableCommand {
 }
 
 /// Adds one to `lab/visits` with compare-and-set through the local agent, retrying a race.
-func countVisit(_ api: Endpoint) throws -> Int {
+func countVisit(_ api: Endpoint, token: String?) throws -> Int {
+    let auth = token.map { ["Authorization": "Bearer \($0)"] } ?? [:]
     for _ in 0..<20 {
-        let current = try HTTPClient.request("GET", host: api.host, port: api.port, path: "/v1/kv/lab/visits")
+        let current = try HTTPClient.request("GET", host: api.host, port: api.port, path: "/v1/kv/lab/visits", headers: auth)
         var count = 0
         var revision: UInt64 = 0
         if current.status == 200, let body = try? JSONSerialization.jsonObject(with: Data(current.body)) as? [String: Any] {
@@ -228,7 +257,7 @@ func countVisit(_ api: Endpoint) throws -> Int {
             throw CLIError("the agent answered \(current.status): \(current.text)")
         }
         let put = try HTTPClient.request(
-            "PUT", host: api.host, port: api.port, path: "/v1/kv/lab/visits", headers: ["If-Match": String(revision)],
+            "PUT", host: api.host, port: api.port, path: "/v1/kv/lab/visits", headers: auth.merging(["If-Match": String(revision)]) { a, _ in a },
             body: Array(String(count + 1).utf8))
         if put.status == 200 { return count + 1 }
         if put.status != 412 { throw CLIError("the agent answered \(put.status): \(put.text)") }

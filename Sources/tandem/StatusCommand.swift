@@ -4,60 +4,39 @@ import TandemAgent
 import TandemConfig
 import TandemCore
 
-/// `tandem status [--json]`: what the local agent sees.
+/// `tandem status [--json] [--watch]`: what the local agent sees.
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show roles, epochs, links and standby readiness, as the local agent sees them.")
 
-    @Option(name: .long, help: "The agent's API as HOST:PORT (default: the lab cluster if one runs, else --config and --node).")
-    var api: String?
-    @Option(name: .long, help: "A configuration file: the API of --node in it is asked.")
-    var config: String?
-    @Option(name: .long, help: "With --config: which node to ask (default: the first that answers).")
-    var node: String?
+    @OptionGroup var options: APIOptions
     @Flag(name: .long, help: "Print the agent's JSON instead of tables (stable for scripts).")
     var json = false
+    @Flag(name: .long, help: "Redraw every second until interrupted.")
+    var watch = false
 
     func run() async throws {
-        let endpoints = try resolveEndpoints(api: api, config: config, node: node)
-        var problems: [String] = []
-        for endpoint in endpoints {
-            do {
-                let answer = try HTTPClient.request("GET", host: endpoint.host, port: endpoint.port, path: "/v1/status", timeout: .seconds(3))
-                guard answer.status == 200 else {
-                    problems.append("\(endpoint): HTTP \(answer.status): \(answer.text)")
-                    continue
+        let client = try options.client()
+        let color = isatty(1) != 0
+        repeat {
+            let answer = try client.call("GET", "/v1/status", timeout: .seconds(3))
+            var text: String
+            if json {
+                text = answer.text
+            } else {
+                let status: AgentStatus
+                do {
+                    status = try JSONDecoder().decode(AgentStatus.self, from: Data(answer.body))
+                } catch {
+                    throw CLIError("the agent's status is not what this version of tandem reads (\(error)); are the CLI and agent the same version?")
                 }
-                if json {
-                    print(answer.text)
-                    return
-                }
-                let status = try JSONDecoder().decode(AgentStatus.self, from: Data(answer.body))
-                print(StatusTable.render(status, color: isatty(1) != 0))
-                return
-            } catch {
-                problems.append("\(endpoint): \(error)")
+                text = StatusTable.render(status, color: color)
             }
-        }
-        throw CLIError("no agent answered:\n  " + problems.joined(separator: "\n  ") + "\nIs the agent running? (tandem lab starts a local cluster; systemctl status tandem on a node)")
+            if watch, color { text = "\u{1B}[H\u{1B}[2J" + text }
+            print(text)
+            if watch { try await Task.sleep(for: .seconds(1)) }
+        } while watch
     }
-}
-
-/// Where to ask: `--api`, else the lab's nodes when a lab runs, else the config's nodes.
-func resolveEndpoints(api: String?, config: String?, node: String?) throws -> [Endpoint] {
-    if let api {
-        guard let colon = api.lastIndex(of: ":"), let port = Int(api[api.index(after: colon)...]) else {
-            throw CLIError("--api must be HOST:PORT, got \(api.debugDescription)")
-        }
-        return [Endpoint(host: String(api[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)]
-    }
-    let path = config ?? (Lab.isRunning() ? Lab.configPath : "/etc/tandem/tandem.yaml")
-    let file = try loadConfig(path)
-    var ids = file.cluster.nodes.map(\.id)
-    if let node { ids = [NodeID(node)] }
-    let endpoints = ids.compactMap { file.addresses[$0]?.api }
-    guard !endpoints.isEmpty else { throw CLIError("\(path): no node has an api address to ask") }
-    return endpoints
 }
 
 /// The human tables of `tandem status`.
@@ -68,7 +47,14 @@ enum StatusTable {
         let bad = { (t: String) in paint(t, "31") }
         var out = "cluster \(s.cluster) · asked \(s.node) (\(s.role), term \(s.term)) · leader \(s.leader ?? bad("none")) · config revision \(s.configRevision) · commit \(s.commitIndex) · timing \(s.timing)"
         if s.frozen { out += " · " + bad("FROZEN (no automatic moves)") }
-        out += "\n\n"
+        out += " · version \(s.version)\n\n"
+        if !s.alarms.isEmpty {
+            out += "ALARMS (seen by \(s.node)):\n"
+            for alarm in s.alarms {
+                out += "  " + (alarm.severity == "minor" ? alarm.severity.uppercased() : bad(alarm.severity.uppercased())) + " \(alarm.message)\n"
+            }
+            out += "\n"
+        }
         var rows = [["NODE", "KIND", "ROLE", "LINKS UP", "HEALTH", "MAINTENANCE"]]
         for n in s.nodes {
             let health = n.health.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value ? "ok" : "FAIL")" }.joined(separator: " ")

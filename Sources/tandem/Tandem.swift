@@ -7,7 +7,8 @@ struct Tandem: AsyncParsableCommand {
         commandName: "tandem",
         abstract: "A hot-standby manager: one service active on exactly one node, moved within a fraction of a second.",
         subcommands: [
-            AgentCommand.self, StatusCommand.self, LabCommand.self, ConfigCommand.self, KeygenCommand.self,
-            GuardCommand.self, ProbeCommand.self, EchoCommand.self,
+            AgentCommand.self, StatusCommand.self, SwitchoverCommand.self, FailbackCommand.self, MaintenanceCommand.self,
+            FreezeCommand.self, EventsCommand.self, KVCommand.self, LabCommand.self, ConfigCommand.self, KeygenCommand.self,
+            VersionCommand.self, GuardCommand.self, ProbeCommand.self, EchoCommand.self,
         ])
 }

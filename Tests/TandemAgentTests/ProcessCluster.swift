@@ -6,6 +6,12 @@ import Testing
 import Glibc
 #endif
 
+/// The suites that run agent processes (clusters, the lab, the API). Their tests are
+/// synchronous and block a thread of Swift's cooperative pool while they wait (two threads
+/// on two cores): one such test at a time, so that the asynchronous suites beside them
+/// (timers, checks, transports) keep a thread.
+@Suite(.serialized) enum AgentProcesses {}
+
 /// A real cluster of `tandem agent` processes on loopback, for tests without root: a key,
 /// a configuration, one process per node, a journal of resource starts and stops written by
 /// the group's exec scripts (so a test can prove that no two nodes ever ran it at once).
@@ -234,9 +240,25 @@ func httpGet(port: Int, path: String, timeout: Double = 1) throws -> Data {
 
 /// A blocking request on loopback; throws unless the answer is 200.
 func httpRequest(_ method: String, port: Int, path: String, body: [UInt8] = [], timeout: Double = 1) throws -> Data {
+    let answer = try httpCall(method, port: port, path: path, body: body, timeout: timeout)
+    guard answer.status == 200 else {
+        throw TestFailure("HTTP answer: \(answer.status) \(String(decoding: answer.body.prefix(300), as: UTF8.self))")
+    }
+    return answer.body
+}
+
+/// An HTTP answer: status, header lines (lowercased names) and the de-chunked body.
+struct HTTPAnswer {
+    var status: Int
+    var headers: [String: String]
+    var body: Data
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:] }
+}
+
+/// Connects to 127.0.0.1:`port` and sends one request (`Connection: close`).
+func httpSend(_ method: String, port: Int, path: String, headers: [String: String] = [:], body: [UInt8] = [], timeout: Double) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestFailure("socket") }
-    defer { close(fd) }
     var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -247,14 +269,31 @@ func httpRequest(_ method: String, port: Int, path: String, body: [UInt8] = [], 
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard connected == 0 else { throw TestFailure("connect \(port): \(String(cString: strerror(errno)))") }
-    let request = Array("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body
+    guard connected == 0 else {
+        close(fd)
+        throw TestFailure("connect \(port): \(String(cString: strerror(errno)))")
+    }
+    var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
+    for (name, value) in headers { head += "\(name): \(value)\r\n" }
+    let request = Array((head + "\r\n").utf8) + body
     var offset = 0
     while offset < request.count {
         let n = request.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-        guard n > 0 else { throw TestFailure("send to \(port): \(String(cString: strerror(errno)))") }
+        guard n > 0 else {
+            close(fd)
+            throw TestFailure("send to \(port): \(String(cString: strerror(errno)))")
+        }
         offset += n
     }
+    return fd
+}
+
+/// A blocking request on loopback: the whole answer, whatever its status.
+func httpCall(
+    _ method: String, port: Int, path: String, headers: [String: String] = [:], body: [UInt8] = [], timeout: Double = 1
+) throws -> HTTPAnswer {
+    let fd = try httpSend(method, port: port, path: path, headers: headers, body: body, timeout: timeout)
+    defer { close(fd) }
     var data = Data()
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
@@ -263,24 +302,30 @@ func httpRequest(_ method: String, port: Int, path: String, body: [UInt8] = [], 
         data.append(contentsOf: chunk[0..<n])
     }
     guard let split = data.range(of: Data("\r\n\r\n".utf8)) else { throw TestFailure("no HTTP answer from \(port)") }
-    let head = String(decoding: data[..<split.lowerBound], as: UTF8.self)
-    guard head.hasPrefix("HTTP/1.1 200") else {
-        throw TestFailure("HTTP answer: \(head.prefix(40)) \(String(decoding: data[split.upperBound...].prefix(300), as: UTF8.self))")
+    let lines = String(decoding: data[..<split.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
+    let parts = lines[0].split(separator: " ")
+    guard parts.count >= 2, let status = Int(parts[1]) else { throw TestFailure("bad status line \(lines[0])") }
+    var headers: [String: String] = [:]
+    for line in lines.dropFirst() {
+        guard let colon = line.firstIndex(of: ":") else { continue }
+        headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
     }
     var body = Data(data[split.upperBound...])
-    if head.lowercased().contains("transfer-encoding: chunked") {
-        // Good enough for the small answers of these tests: strip chunk framing.
-        var out = Data()
-        var rest = body
-        while let lineEnd = rest.range(of: Data("\r\n".utf8)) {
-            let size = Int(String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self), radix: 16) ?? 0
-            if size == 0 { break }
-            out.append(rest[lineEnd.upperBound..<(lineEnd.upperBound + size)])
-            rest = Data(rest[(lineEnd.upperBound + size + 2)...])
-        }
-        body = out
+    if headers["transfer-encoding"]?.lowercased() == "chunked" { body = dechunk(body) }
+    return HTTPAnswer(status: status, headers: headers, body: body)
+}
+
+/// Strips chunk framing (enough for complete answers in these tests).
+func dechunk(_ body: Data) -> Data {
+    var out = Data()
+    var rest = body
+    while let lineEnd = rest.range(of: Data("\r\n".utf8)) {
+        let size = Int(String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self), radix: 16) ?? 0
+        if size == 0 || lineEnd.upperBound + size > rest.endIndex { break }
+        out.append(rest[lineEnd.upperBound..<(lineEnd.upperBound + size)])
+        rest = Data(rest[min(rest.endIndex, lineEnd.upperBound + size + 2)...])
     }
-    return body
+    return out
 }
 
 struct TestFailure: Error, CustomStringConvertible {
