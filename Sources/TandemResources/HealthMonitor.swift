@@ -64,12 +64,17 @@ public actor HealthMonitor {
     private var groupPassing: [GroupID: Bool] = [:]
     private var upstreamPassing = true
     private var running = false
+    /// How long a group's failed `active` checks stay failed after it stopped being active
+    /// here (its service failed on this node: the node is not chosen again at once).
+    private let failureHoldDown: Duration
 
     /// `checks` per group; `node` is this node (exported to exec checks as TANDEM_NODE, with
     /// TANDEM_GROUP and TANDEM_ROLE).
-    public init(checks: [GroupID: [CheckSpec]], node: NodeID, runner: @escaping CheckRunner = { kind, timeout, environment in
+    public init(checks: [GroupID: [CheckSpec]], node: NodeID, failureHoldDown: Duration = .seconds(30),
+                runner: @escaping CheckRunner = { kind, timeout, environment in
         await runCheck(kind, timeout: timeout, environment: environment)
     }) {
+        self.failureHoldDown = failureHoldDown
         (events, continuation) = AsyncStream.makeStream(of: HealthEvent.self)
         self.node = node
         self.runner = runner
@@ -92,21 +97,46 @@ public actor HealthMonitor {
     }
 
     /// Says whether `group` is active on this node, which decides whether its `active`-scope
-    /// checks run. Leaving the active role makes those checks pass again (reported); entering
-    /// it starts them from passing, first run at their next tick (within one interval).
+    /// checks run. Leaving the active role makes those checks pass again (reported), except
+    /// those that were failing: the service failed here, so they stay failed for
+    /// `failureHoldDown` (otherwise the node, healthy again the moment it stopped, could be
+    /// given the group straight back and fail again). Entering the active role starts them
+    /// from passing, first run at their next tick (within one interval).
     public func setActive(_ group: GroupID, _ active: Bool) {
         guard activeGroups.contains(group) != active else { return }
         if active { activeGroups.insert(group) } else { activeGroups.remove(group) }
+        var holding: [Int] = []
         for index in entries.indices where entries[index].group == group && entries[index].spec.scope == .active {
             entries[index].generation += 1
             entries[index].successes = 0
             entries[index].failures = 0
             if !entries[index].passing {
+                if !active && failureHoldDown > .zero {
+                    holding.append(index)
+                    continue
+                }
                 entries[index].passing = true
                 entries[index].reason = nil
                 report(entries[index])
             }
         }
+        updateAggregates()
+        for index in holding {
+            let generation = entries[index].generation
+            let wait = failureHoldDown
+            Task {
+                try? await Task.sleep(for: wait)
+                self.endHoldDown(index, generation: generation)
+            }
+        }
+    }
+
+    /// A held failure passes again, unless the group became active here meanwhile.
+    private func endHoldDown(_ index: Int, generation: Int) {
+        guard entries[index].generation == generation, !entries[index].passing else { return }
+        entries[index].passing = true
+        entries[index].reason = nil
+        report(entries[index])
         updateAggregates()
     }
 

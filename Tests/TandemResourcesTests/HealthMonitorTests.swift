@@ -72,7 +72,7 @@ import Testing
         let runs = Mutex(0)
         let monitor = HealthMonitor(
             checks: ["g": [CheckSpec(kind: .tcp(Endpoint(host: "127.0.0.1", port: 1)), interval: .milliseconds(10), rise: 1, fall: 2)]],
-            node: "a",
+            node: "a", failureHoldDown: .milliseconds(300),
             runner: { _, _, environment in
                 runs.withLock { $0 += 1 }
                 return .failed("down (\(environment["TANDEM_ROLE"] ?? "?"))")
@@ -92,8 +92,10 @@ import Testing
         #expect(await eventually { await log.contains(.group("g", passing: false)) })
         #expect(await monitor.statuses.first?.reason == "down (active)")
 
+        // The service failed here: it stays failed for the hold-down after leaving the
+        // active role, then passes again.
         await monitor.setActive("g", false)
-        #expect(await monitor.isPassing("g"))
+        #expect(await !monitor.isPassing("g"))
         #expect(await eventually {
             await log.events.suffix(2) == [
                 .check(group: "g", name: "tcp 127.0.0.1:1", passing: true, reason: nil),
