@@ -34,6 +34,19 @@ enum Switch: String, ExpressibleByArgument, CaseIterable {
 /// Operator actions wait this long for their outcome (a switchover waits for the move).
 private let actionTimeout: Duration = .seconds(35)
 
+/// POSTs an operator action and prints its outcome (or the agent's JSON).
+private func perform(_ options: APIOptions, _ path: String, body: [String: Any] = [:], json: Bool) throws {
+    let answer = try options.client().call("POST", path, body: body.isEmpty ? [] : jsonBody(body), timeout: actionTimeout)
+    if json {
+        print(answer.text)
+        return
+    }
+    guard let action = try? JSONDecoder().decode(ActionBody.self, from: Data(answer.body)) else {
+        throw CLIError("the agent's answer is not what this version of tandem reads: \(answer.text.prefix(300))")
+    }
+    print(report(action))
+}
+
 struct SwitchoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchover", abstract: "Move a group to a standby now (planned: no data lost); waits until it has moved.")
@@ -43,9 +56,7 @@ struct SwitchoverCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the agent's JSON answer.") var json = false
 
     func run() async throws {
-        let body = jsonBody(to.map { ["to": $0] } ?? [:])
-        let answer = try options.client().call("POST", "/v1/groups/\(pathComponent(group))/switchover", body: body, timeout: actionTimeout)
-        print(json ? answer.text : report(try JSONDecoder().decode(ActionBody.self, from: Data(answer.body))))
+        try perform(options, "/v1/groups/\(pathComponent(group))/switchover", body: to.map { ["to": $0] } ?? [:], json: json)
     }
 }
 
@@ -57,8 +68,7 @@ struct FailbackCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the agent's JSON answer.") var json = false
 
     func run() async throws {
-        let answer = try options.client().call("POST", "/v1/groups/\(pathComponent(group))/failback", timeout: actionTimeout)
-        print(json ? answer.text : report(try JSONDecoder().decode(ActionBody.self, from: Data(answer.body))))
+        try perform(options, "/v1/groups/\(pathComponent(group))/failback", json: json)
     }
 }
 
@@ -71,9 +81,7 @@ struct MaintenanceCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the agent's JSON answer.") var json = false
 
     func run() async throws {
-        let answer = try options.client().call(
-            "POST", "/v1/nodes/\(pathComponent(node))/maintenance", body: jsonBody(["on": state == .on]), timeout: actionTimeout)
-        print(json ? answer.text : report(try JSONDecoder().decode(ActionBody.self, from: Data(answer.body))))
+        try perform(options, "/v1/nodes/\(pathComponent(node))/maintenance", body: ["on": state == .on], json: json)
     }
 }
 
@@ -85,8 +93,7 @@ struct FreezeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the agent's JSON answer.") var json = false
 
     func run() async throws {
-        let answer = try options.client().call("POST", "/v1/freeze", body: jsonBody(["on": state == .on]), timeout: actionTimeout)
-        print(json ? answer.text : report(try JSONDecoder().decode(ActionBody.self, from: Data(answer.body))))
+        try perform(options, "/v1/freeze", body: ["on": state == .on], json: json)
     }
 }
 
