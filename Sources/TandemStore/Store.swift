@@ -502,13 +502,15 @@ public final class Store: Sendable {
     /// Up to `limit` events with an id above `after` (all, when nil), oldest first.
     /// Page on with the last returned id.
     public func events(after id: Int64?, limit: Int) throws(StoreError) -> [StoredEvent] {
+        try access("read events") { db in try Self.readEvents(db, after: id, limit: limit, path: path) }
+    }
+
+    /// The query of `events(after:limit:)`, for this store's connection and for a
+    /// `StoreReader`'s; `path` names the file in its errors.
+    static func readEvents(_ db: Database, after id: Int64?, limit: Int, path: String) throws -> [StoredEvent] {
         guard limit >= 0 else {
             throw StoreError(code: .invalidArgument, path: path, operation: "read events", message: "limit \(limit) is negative")
         }
-        return try access("read events") { db in try Self.readEvents(db, after: id, limit: limit) }
-    }
-
-    static func readEvents(_ db: Database, after id: Int64?, limit: Int) throws -> [StoredEvent] {
         let rows = try Row.fetchCursor(
             db,
             sql: """
@@ -709,11 +711,8 @@ public final class StoreReader: Sendable {
 
     /// As `Store.events(after:limit:)`.
     public func events(after id: Int64?, limit: Int) throws(StoreError) -> [StoredEvent] {
-        guard limit >= 0 else {
-            throw StoreError(code: .invalidArgument, path: path, operation: "read events", message: "limit \(limit) is negative")
-        }
         do {
-            return try queue.read { db in try Store.readEvents(db, after: id, limit: limit) }
+            return try queue.read { db in try Store.readEvents(db, after: id, limit: limit, path: path) }
         } catch {
             throw Store.storeError(error, path: path, operation: "read events")
         }
