@@ -134,36 +134,29 @@ enum HTTPClient {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         var body = Array(data[(end + 4)...])
-        if headers["transfer-encoding"]?.lowercased() == "chunked" { body = try dechunk(body, from: source) }
-        return Answer(status: status, headers: headers, body: body)
-    }
-
-    static func dechunk(_ data: [UInt8], from source: String) throws -> [UInt8] {
-        var out: [UInt8] = []
-        var i = 0
-        while i < data.count {
-            guard let lineEnd = data[i...].firstIndex(of: 13), lineEnd + 1 < data.count else { break }
-            let sizeText = String(decoding: data[i..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
-                throw CLIError("\(source) sent a malformed chunk size")
-            }
-            if size == 0 { break }
-            let start = lineEnd + 2
-            guard start + size <= data.count else { throw CLIError("\(source) sent a truncated chunk") }
-            out.append(contentsOf: data[start..<(start + size)])
-            i = start + size + 2
+        if headers["transfer-encoding"]?.lowercased() == "chunked" {
+            var decoder = ChunkDecoder()
+            body = try decoder.feed(body, from: source)
+            if decoder.isMidChunk { throw CLIError("\(source) sent a truncated chunk") }
         }
-        return out
+        return Answer(status: status, headers: headers, body: body)
     }
 }
 
-/// Decodes a chunked body as it arrives.
+/// Decodes a chunked body, whole or as it arrives; after the last (empty) chunk the rest
+/// (trailers) is ignored.
 struct ChunkDecoder {
     private var pending: [UInt8] = []
     /// Bytes left in the current chunk (then its CRLF), or nil while a size line is awaited.
     private var left: Int?
+    /// The last chunk was read.
+    private(set) var finished = false
+
+    /// Part of a chunk is still missing (a body that ends here was cut short).
+    var isMidChunk: Bool { (left ?? 0) > 0 }
 
     mutating func feed(_ bytes: [UInt8], from source: String) throws -> [UInt8] {
+        guard !finished else { return [] }
         pending += bytes
         var out: [UInt8] = []
         var i = 0
@@ -187,7 +180,12 @@ struct ChunkDecoder {
                     throw CLIError("\(source) sent a malformed chunk size \(line.debugDescription)")
                 }
                 i = lineEnd + 1
-                left = size == 0 ? nil : size
+                if size == 0 {
+                    finished = true
+                    pending.removeAll()
+                    return out
+                }
+                left = size
             }
         }
         pending.removeFirst(i)
