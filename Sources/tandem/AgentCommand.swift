@@ -43,7 +43,7 @@ struct AgentCommand: AsyncParsableCommand {
             do { keys.append(try ClusterKey.load(path: path)) } catch { throw CLIError("\(error)") }
         }
         // The token file is read before anything starts: a bad one is refused at once.
-        _ = try apiAccess(file.api)
+        let access = try apiAccess(file.api)
         try makeDirectory(file.dataDir)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -63,7 +63,6 @@ struct AgentCommand: AsyncParsableCommand {
         }
         var services: [any Service] = []
         if let api = file.addresses[id]?.api {
-            let access = try apiAccess(file.api)
             if access.isOpen {
                 logger.warning("api.token_file is not set: anyone who reaches \(api) can act on the cluster (switchover, maintenance, KV writes)")
             }
@@ -157,14 +156,24 @@ struct KeygenCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("keep it secret: the agent accepts the key file only with mode 0600 (chmod 600 FILE)\n".utf8))
             return
         }
-        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw CLIError("cannot create \(file): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
-            throw CLIError("cannot write \(file): \(String(cString: strerror(errno)))")
+        guard try createSecretFile(file, text) else {
+            throw CLIError("cannot create \(file): \(String(cString: strerror(EEXIST)))")
         }
     }
+}
+
+/// Creates `path` with mode 0600 and writes `text` to it, durably (fsync). Returns false,
+/// writing nothing, when the file already exists; throws naming the path otherwise.
+func createSecretFile(_ path: String, _ text: String) throws -> Bool {
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    if fd < 0, errno == EEXIST { return false }
+    guard fd >= 0 else { throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
+        throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))")
+    }
+    return true
 }
 
 /// Loads and validates a configuration file, or fails listing every problem.

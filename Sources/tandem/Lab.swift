@@ -65,28 +65,18 @@ enum Lab {
         """
     }
 
-    /// Writes `path` with mode 0600 unless it exists.
-    static func writeSecret(_ path: String, _ text: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        if fd < 0, errno == EEXIST { return }
-        guard fd >= 0 else { throw CLIError("cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let bytes = Array(text.utf8)
-        guard write(fd, bytes, bytes.count) == bytes.count else { throw CLIError("cannot write \(path): \(String(cString: strerror(errno)))") }
-    }
-
     /// The lab's key and tokens, made once.
     static func makeSecrets() throws {
-        try writeSecret(directory + "/cluster.key", ClusterKey.generate().fileText)
+        _ = try createSecretFile(directory + "/cluster.key", ClusterKey.generate().fileText)
         guard !FileManager.default.fileExists(atPath: tokenFilePath) else { return }
         func random() -> String {
             var generator = SystemRandomNumberGenerator()
             return (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
         }
         let (admin, web) = (random(), random())
-        try writeSecret(adminTokenPath, admin + "\n")
-        try writeSecret(webTokenPath, web + "\n")
-        try writeSecret(tokenFilePath, "# NAME ROLE TOKEN (written by tandem lab)\nlab-admin admin \(admin)\nlab-web operate \(web)\n")
+        _ = try createSecretFile(adminTokenPath, admin + "\n")
+        _ = try createSecretFile(webTokenPath, web + "\n")
+        _ = try createSecretFile(tokenFilePath, "# NAME ROLE TOKEN (written by tandem lab)\nlab-admin admin \(admin)\nlab-web operate \(web)\n")
     }
 
     static func startAgent(_ node: String) throws {
