@@ -308,7 +308,7 @@ extension TandemNode {
         propose(.leader(id))
         noopIndex = log.lastIndex
         failForwardedRequests()
-        considerReport(NodeReport(health: health, upstream: upstream), from: id)
+        considerReport(report, from: id)
         broadcast(now)
         schedule(.heartbeat, at: now + .nanoseconds(timing.heartbeat))
     }
@@ -783,11 +783,11 @@ extension TandemNode {
             propose(.kv(operation, fence: fence, origin: origin))
         case .action(let action):
             propose(.action(action, origin: origin))
-        case .configure(let newConfig):
+        case .configure(let newConfig, let source):
             if let problem = ReplicatedState.configChangeProblem(from: state.config, to: newConfig) {
                 refuse(Refusal(.invalid, problem))
             } else {
-                propose(.configure(newConfig, origin: origin))
+                propose(.configure(newConfig, source: source, origin: origin))
             }
         case .readBarrier:
             if !leaderStands(now) {

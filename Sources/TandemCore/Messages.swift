@@ -41,13 +41,55 @@ public struct Fence: Sendable, Hashable {
 }
 
 /// What a node reports about itself to the controller (DESIGN §4, failure decision):
-/// the result of its checks per group and whether it reaches its clients (upstream).
+/// the result of its checks per group and whether it reaches its clients (upstream), and
+/// what it runs: its software version and the configuration revision its runtime applied
+/// (DESIGN §8: a standby is ready only with the same version and revision).
 public struct NodeReport: Sendable, Equatable {
     public var health: [GroupID: Bool]
     public var upstream: Bool
-    public init(health: [GroupID: Bool], upstream: Bool) {
+    /// The agent's software version ("" until the runtime says).
+    public var software: String
+    /// The configuration revision the node's runtime runs (0 until the runtime says).
+    public var configRevision: UInt64
+    public init(health: [GroupID: Bool], upstream: Bool, software: String = "", configRevision: UInt64 = 0) {
         self.health = health
         self.upstream = upstream
+        self.software = software
+        self.configRevision = configRevision
+    }
+}
+
+/// The file a configuration revision was made from, who made it and when. Opaque to the
+/// core (which replicates only `ClusterConfig`'s meaning): the runtime parses `document`
+/// on every node and keeps the history for rollback.
+public struct ConfigSource: Sendable, Equatable {
+    /// The whole configuration file (YAML), whose `revision` is the new revision.
+    public var document: String
+    /// Who asked (an API token's name).
+    public var author: String
+    /// When, as the proposer's wall clock wrote it (ISO 8601); for people, never compared.
+    public var time: String
+    /// The file of the revision this one replaces, stored as that revision's record when
+    /// the history has none (the first change after every node started from its own file).
+    public var baseline: String?
+    public init(document: String, author: String, time: String, baseline: String? = nil) {
+        self.document = document
+        self.author = author
+        self.time = time
+        self.baseline = baseline
+    }
+}
+
+/// One revision in the replicated configuration history.
+public struct ConfigRecord: Sendable, Equatable {
+    public var revision: UInt64
+    /// The log index that made it current (0 for a baseline stored later).
+    public var index: LogIndex
+    public var source: ConfigSource
+    public init(revision: UInt64, index: LogIndex, source: ConfigSource) {
+        self.revision = revision
+        self.index = index
+        self.source = source
     }
 }
 
@@ -78,15 +120,16 @@ public enum Command: Sendable, Equatable {
     case kv(KVOperation, fence: Fence?, origin: RequestOrigin?)
     /// A pending switchover or failback ended (answered to its origin).
     case pendingEnded(group: GroupID, outcome: Outcome)
-    /// A new configuration revision (validated by the proposer and by every node).
-    case configure(ClusterConfig, origin: RequestOrigin?)
+    /// A new configuration revision (validated by the proposer and by every node), with the
+    /// file it was made from when it came through the API.
+    case configure(ClusterConfig, source: ConfigSource?, origin: RequestOrigin?)
 }
 
 extension Command {
     /// The request this entry answers, if any.
     public var origin: RequestOrigin? {
         switch self {
-        case .action(_, let origin), .kv(_, _, let origin), .configure(_, let origin): origin
+        case .action(_, let origin), .kv(_, _, let origin), .configure(_, _, let origin): origin
         default: nil
         }
     }
@@ -273,7 +316,7 @@ public enum Message: Sendable, Equatable {
 public enum Request: Sendable, Equatable {
     case kv(KVOperation, fence: Fence?)
     case action(OperatorAction)
-    case configure(ClusterConfig)
+    case configure(ClusterConfig, source: ConfigSource?)
     /// Answer once this node has applied everything committed when the request was taken
     /// (a linearizable read can then read the local state).
     case readBarrier
@@ -354,6 +397,9 @@ public enum Input: Sendable, Equatable {
     /// The fence hook a `.fence` directive started has ended: `ok` only when it exited 0
     /// within its timeout (the hook's promise: `node` is powered off or cut off).
     case fenced(node: NodeID, ok: Bool, detail: String)
+    /// What this node runs: the agent's version and the configuration revision its runtime
+    /// applied (reported to the controller with the checks).
+    case running(software: String, configRevision: UInt64)
 }
 
 /// What must be made durable. The runtime MUST NOT carry out any directive that follows a

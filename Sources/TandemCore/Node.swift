@@ -165,6 +165,9 @@ public struct TandemNode: Sendable {
     var local: [GroupID: Local] = [:]
     var health: [GroupID: Bool] = [:]
     var upstream = true
+    /// What the runtime said it runs (`.running`), reported with the checks.
+    var software = ""
+    var runningRevision: UInt64 = 0
     var lastReportSent: Instant?
     var stalledUntil: Instant = .zero
 
@@ -248,6 +251,11 @@ public struct TandemNode: Sendable {
         case .upstream(let reachable):
             guard upstream != reachable else { break }
             upstream = reachable
+            sendReport(now)
+        case .running(let software, let configRevision):
+            guard self.software != software || runningRevision != configRevision else { break }
+            self.software = software
+            runningRevision = configRevision
             sendReport(now)
         case .groupStarted(let group, let epoch, let ok):
             groupStarted(group, epoch: epoch, ok: ok, now: now)

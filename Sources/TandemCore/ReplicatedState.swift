@@ -50,11 +50,20 @@ public struct NodeState: Sendable, Equatable {
     /// Groups are absent until the node reports them.
     public var health: [GroupID: Bool] = [:]
     public var upstream = true
+    /// The software version and running configuration revision the node last reported
+    /// ("" and 0 until it does).
+    public var software = ""
+    public var configRevision: UInt64 = 0
     /// Memberwise with defaults (public so that `TandemWire` can decode it).
-    public init(maintenance: Bool = false, health: [GroupID: Bool] = [:], upstream: Bool = true) {
+    public init(
+        maintenance: Bool = false, health: [GroupID: Bool] = [:], upstream: Bool = true, software: String = "",
+        configRevision: UInt64 = 0
+    ) {
         self.maintenance = maintenance
         self.health = health
         self.upstream = upstream
+        self.software = software
+        self.configRevision = configRevision
     }
 }
 
@@ -66,6 +75,11 @@ public struct ReplicatedState: Sendable, Equatable {
     public internal(set) var nodes: [NodeID: NodeState]
     public internal(set) var frozen = false
     public internal(set) var kv: KVStore
+    /// The configuration revisions made through the log (with their files), oldest first,
+    /// at most `configHistoryLimit` of them.
+    public internal(set) var configHistory: [ConfigRecord] = []
+    /// How many revisions the history keeps.
+    public static let configHistoryLimit = 20
     /// The leader named by the first entry of recent terms (rule 4(b)). Only the last few
     /// terms are kept; the rule needs the one before the controller's own.
     public internal(set) var leaderOfTerm: [Term: NodeID] = [:]
@@ -130,6 +144,8 @@ public struct ReplicatedState: Sendable, Equatable {
             guard var n = nodes[node] else { return [] }
             for (group, passing) in report.health where groups[group] != nil { n.health[group] = passing }
             n.upstream = report.upstream
+            n.software = report.software
+            n.configRevision = report.configRevision
             nodes[node] = n
             return []
         case .action(let action, let origin):
@@ -164,10 +180,22 @@ public struct ReplicatedState: Sendable, Equatable {
             case .refused(let refusal):
                 return [.reply(origin, .refused(refusal))]
             }
-        case .configure(let newConfig, let origin):
+        case .configure(let newConfig, let source, let origin):
             if let problem = ReplicatedState.configChangeProblem(from: config, to: newConfig) {
                 guard let origin else { return [] }
                 return [.reply(origin, .refused(Refusal(.invalid, problem)))]
+            }
+            if let source {
+                if configHistory.isEmpty, let baseline = source.baseline {
+                    let first = ConfigSource(document: baseline, author: "the nodes' files", time: "")
+                    configHistory.append(ConfigRecord(revision: config.revision, index: 0, source: first))
+                }
+                var stored = source
+                stored.baseline = nil
+                configHistory.append(ConfigRecord(revision: newConfig.revision, index: entry.index, source: stored))
+                if configHistory.count > Self.configHistoryLimit {
+                    configHistory.removeFirst(configHistory.count - Self.configHistoryLimit)
+                }
             }
             config = newConfig
             for group in newConfig.groups where groups[group.id] == nil { groups[group.id] = GroupState() }
@@ -252,7 +280,14 @@ public struct ReplicatedState: Sendable, Equatable {
             d.add(id.name)
             d.add(n.maintenance ? 1 : 0)
             d.add(n.upstream ? 1 : 0)
+            d.add(n.software)
+            d.add(n.configRevision)
             for g in n.health.keys.sorted() { d.add(g.name); d.add(n.health[g]! ? 1 : 0) }
+        }
+        for record in configHistory {
+            d.add(record.revision)
+            d.add(record.index)
+            d.add(record.source.document)
         }
         d.add(kv.digest)
         return d.value
@@ -291,11 +326,13 @@ extension ReplicatedState {
         /// The ring slot the next new origin overwrites: 0 until the ring is full, then in
         /// `0..<appliedOriginsLimit`.
         public var appliedOriginNext: Int
+        /// The configuration history, oldest first (at most `configHistoryLimit`).
+        public var configHistory: [ConfigRecord]
 
         public init(
             config: ClusterConfig, groups: [GroupID: GroupState], nodes: [NodeID: NodeState], frozen: Bool,
             kv: KVStore, leaderOfTerm: [Term: NodeID], applied: LogIndex, appliedOrigins: [RequestOrigin],
-            appliedOriginNext: Int
+            appliedOriginNext: Int, configHistory: [ConfigRecord] = []
         ) {
             self.config = config
             self.groups = groups
@@ -306,6 +343,7 @@ extension ReplicatedState {
             self.applied = applied
             self.appliedOrigins = appliedOrigins
             self.appliedOriginNext = appliedOriginNext
+            self.configHistory = configHistory
         }
 
         /// Why these parts cannot form a state (the dedupe ring is inconsistent), or nil.
@@ -318,6 +356,12 @@ extension ReplicatedState {
             if Set(appliedOrigins).count != appliedOrigins.count { return "a request origin is remembered twice" }
             if appliedOrigins.count < limit ? appliedOriginNext != 0 : !(0..<limit).contains(appliedOriginNext) {
                 return "ring position \(appliedOriginNext) is impossible with \(appliedOrigins.count) remembered origins"
+            }
+            if configHistory.count > ReplicatedState.configHistoryLimit {
+                return "\(configHistory.count) configuration revisions, over the limit of \(ReplicatedState.configHistoryLimit)"
+            }
+            if zip(configHistory, configHistory.dropFirst()).contains(where: { $0.revision >= $1.revision }) {
+                return "the configuration history is not in increasing revision order"
             }
             return nil
         }
@@ -339,12 +383,14 @@ extension ReplicatedState {
         appliedOrigins = Set(parts.appliedOrigins)
         appliedOriginOrder = parts.appliedOrigins
         appliedOriginNext = parts.appliedOriginNext
+        configHistory = parts.configHistory
     }
 
     /// Every stored field of this state (see `Parts`); `ReplicatedState(parts: s.parts) == s`.
     public var parts: Parts {
         Parts(
             config: config, groups: groups, nodes: nodes, frozen: frozen, kv: kv, leaderOfTerm: leaderOfTerm,
-            applied: applied, appliedOrigins: appliedOriginOrder, appliedOriginNext: appliedOriginNext)
+            applied: applied, appliedOrigins: appliedOriginOrder, appliedOriginNext: appliedOriginNext,
+            configHistory: configHistory)
     }
 }

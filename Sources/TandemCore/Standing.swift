@@ -170,8 +170,13 @@ extension TandemNode {
         }
     }
 
+    /// What this node reports: its checks, upstream, version and running configuration.
+    var report: NodeReport {
+        NodeReport(health: health, upstream: upstream, software: software, configRevision: runningRevision)
+    }
+
     mutating func sendReport(_ now: Instant) {
-        let report = NodeReport(health: health, upstream: upstream)
+        let report = self.report
         if role == .leader {
             considerReport(report, from: id)
         } else if let leader {
@@ -190,6 +195,7 @@ extension TandemNode {
 
     func reportDiffers(_ committed: NodeState) -> Bool {
         committed.upstream != upstream || health.contains { committed.health[$0.key] != $0.value }
+            || committed.software != software || committed.configRevision != runningRevision
     }
 
     /// Leader: log a node's report if it changes what the state says.
@@ -198,6 +204,7 @@ extension TandemNode {
         if proposedReports[node] == report { return }
         let changed = current.upstream != report.upstream
             || report.health.contains { current.health[$0.key] != $0.value }
+            || current.software != report.software || current.configRevision != report.configRevision
         guard changed || proposedReports[node] != nil else { return }
         proposedReports[node] = report
         propose(.report(node: node, report))

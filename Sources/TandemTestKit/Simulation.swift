@@ -309,7 +309,7 @@ public final class Simulation {
             }
             let requestID = nextRequest
             nextRequest += 1
-            handle(.request(i, requestID, .configure(config)))
+            handle(.request(i, requestID, .configure(config, source: nil)))
         case .fenceDone(let by, let target, let ok, let life):
             // The hook ran on `by`: if that node crashed meanwhile, so did the hook.
             guard nodes[by].life == life else { return }
@@ -739,7 +739,7 @@ extension Request {
     /// One line for traces.
     public var summary: String {
         switch self {
-        case .configure(let config): "configure revision \(config.revision) (timing \(config.timing.profile ?? "custom"))"
+        case .configure(let config, _): "configure revision \(config.revision) (timing \(config.timing.profile ?? "custom"))"
         case .kv(let operation, let fence): "kv \(operation)\(fence.map { " fenced by \($0.group)@\($0.epoch)" } ?? "")"
         case .action(let action): "\(action)"
         case .readBarrier: "read barrier"

@@ -68,9 +68,10 @@ extension WireWriter {
             u8(CommandTag.pendingEnded.rawValue)
             self.group(group)
             self.outcome(outcome)
-        case .configure(let config, let origin):
+        case .configure(let config, let source, let origin):
             u8(CommandTag.configure.rawValue)
             self.config(config)
+            optional(source) { $0.configSource($1) }
             optional(origin) { $0.requestOrigin($1) }
         }
     }
@@ -89,6 +90,15 @@ extension WireWriter {
     mutating func nodeReport(_ report: NodeReport) {
         dictionary(report.health, key: { $0.group($1) }, value: { $0.bool($1) })
         bool(report.upstream)
+        string(report.software)
+        varint(report.configRevision)
+    }
+
+    mutating func configSource(_ source: ConfigSource) {
+        string(source.document)
+        string(source.author)
+        string(source.time)
+        optional(source.baseline) { $0.string($1) }
     }
 
     mutating func operatorAction(_ action: OperatorAction) {
@@ -156,9 +166,10 @@ extension WireWriter {
         case .action(let action):
             u8(RequestTag.action.rawValue)
             operatorAction(action)
-        case .configure(let config):
+        case .configure(let config, let source):
             u8(RequestTag.configure.rawValue)
             self.config(config)
+            optional(source) { $0.configSource($1) }
         case .readBarrier:
             u8(RequestTag.readBarrier.rawValue)
         case .transferLeadership(let to):
@@ -255,8 +266,9 @@ extension WireReader {
         case .configure:
             return try field("configure") { r in
                 let config = try r.field("config") { try $0.config() }
+                let source = try r.field("source") { try $0.optional { try $0.configSource() } }
                 let origin = try r.field("origin") { try $0.optional { try $0.requestOrigin() } }
-                return .configure(config, origin: origin)
+                return .configure(config, source: source, origin: origin)
             }
         }
     }
@@ -277,7 +289,17 @@ extension WireReader {
     mutating func nodeReport() throws -> NodeReport {
         let health = try field("health") { try $0.dictionary(key: { try $0.group() }, value: { try $0.bool() }) }
         let upstream = try field("upstream") { try $0.bool() }
-        return NodeReport(health: health, upstream: upstream)
+        let software = try field("software") { try $0.string() }
+        let configRevision = try field("configRevision") { try $0.counter() }
+        return NodeReport(health: health, upstream: upstream, software: software, configRevision: configRevision)
+    }
+
+    mutating func configSource() throws -> ConfigSource {
+        let document = try field("document") { try $0.string() }
+        let author = try field("author") { try $0.string() }
+        let time = try field("time") { try $0.string() }
+        let baseline = try field("baseline") { try $0.optional { try $0.string() } }
+        return ConfigSource(document: document, author: author, time: time, baseline: baseline)
     }
 
     mutating func operatorAction() throws -> OperatorAction {
@@ -356,7 +378,11 @@ extension WireReader {
         case .action:
             return .action(try field("action") { try $0.operatorAction() })
         case .configure:
-            return .configure(try field("configure") { try $0.config() })
+            return try field("configure") { r in
+                let config = try r.field("config") { try $0.config() }
+                let source = try r.field("source") { try $0.optional { try $0.configSource() } }
+                return .configure(config, source: source)
+            }
         case .readBarrier:
             return .readBarrier
         case .transferLeadership:

@@ -83,6 +83,11 @@ extension WireWriter {
         varint(parts.applied)
         array(parts.appliedOrigins) { $0.requestOrigin($1) }
         int(parts.appliedOriginNext)
+        array(parts.configHistory) { w, record in
+            w.varint(record.revision)
+            w.varint(record.index)
+            w.configSource(record.source)
+        }
     }
 
     mutating func groupState(_ state: GroupState) {
@@ -110,6 +115,8 @@ extension WireWriter {
         bool(state.maintenance)
         dictionary(state.health, key: { $0.group($1) }, value: { $0.bool($1) })
         bool(state.upstream)
+        string(state.software)
+        varint(state.configRevision)
     }
 
     mutating func kvStore(_ store: KVStore) {
@@ -212,10 +219,21 @@ extension WireReader {
         // A request origin is at least three bytes (node, incarnation, id).
         let origins = try field("appliedOrigins") { try $0.array(minimumElementBytes: 3) { try $0.requestOrigin() } }
         let next = try field("appliedOriginNext") { try $0.int() }
+        // A record is at least six bytes (revision, index, three string lengths, optional marker).
+        let history = try field("configHistory") { r in
+            try r.array(minimumElementBytes: 6) { r in
+                let revision = try r.field("revision") { try $0.counter() }
+                let index = try r.field("index") { try $0.counter() }
+                let source = try r.field("source") { try $0.configSource() }
+                return ConfigRecord(revision: revision, index: index, source: source)
+            }
+        }
         let parts = ReplicatedState.Parts(
             config: config, groups: groups, nodes: nodes, frozen: frozen, kv: kv, leaderOfTerm: leaderOfTerm,
-            applied: applied, appliedOrigins: origins, appliedOriginNext: next)
-        if let problem = parts.problem { throw field("appliedOrigins") { $0.invalid(problem) } }
+            applied: applied, appliedOrigins: origins, appliedOriginNext: next, configHistory: history)
+        if let problem = parts.problem {
+            throw field(problem.contains("configuration") ? "configHistory" : "appliedOrigins") { $0.invalid(problem) }
+        }
         return ReplicatedState(parts: parts)
     }
 
@@ -245,7 +263,10 @@ extension WireReader {
         let maintenance = try field("maintenance") { try $0.bool() }
         let health = try field("health") { try $0.dictionary(key: { try $0.group() }, value: { try $0.bool() }) }
         let upstream = try field("upstream") { try $0.bool() }
-        return NodeState(maintenance: maintenance, health: health, upstream: upstream)
+        let software = try field("software") { try $0.string() }
+        let configRevision = try field("configRevision") { try $0.counter() }
+        return NodeState(
+            maintenance: maintenance, health: health, upstream: upstream, software: software, configRevision: configRevision)
     }
 
     /// A store: checked against every precondition of `KVStore.init(entries:…:history:)`.

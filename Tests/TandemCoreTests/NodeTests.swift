@@ -741,7 +741,7 @@ import Testing
         var next = singleConfig(revision: 2)
         next.nodes.append(NodeConfig("b"))
         c.now = c.now + .milliseconds(1)
-        let out = c.step("a", .request(id: 1, .configure(next)))
+        let out = c.step("a", .request(id: 1, .configure(next, source: nil)))
         let refusal = out.compactMap { d -> Refusal? in
             if case .reply(1, .refused(let r)) = d { return r }
             return nil
@@ -760,7 +760,7 @@ import Testing
         let c = Self.soloLeader()
         let next = singleConfig(failback: .auto(holdDown: .seconds(5)), revision: 2)
         c.now = c.now + .milliseconds(1)
-        c.step("a", .request(id: 2, .configure(next)))
+        c.step("a", .request(id: 2, .configure(next, source: nil)))
         c.advance(by: Fast.heartbeat)
         let replies = c.replies(of: "a").filter { $0.id == 2 }
         #expect(replies.count == 1)
@@ -769,6 +769,20 @@ import Testing
         }
         #expect(c["a"].config.revision == 2)
         #expect(c["a"].config.group(Self.g)?.failback == .auto(holdDown: .seconds(5)))
+    }
+
+    /// What the runtime says it runs is reported and committed, so every node sees each
+    /// node's version and configuration revision.
+    @Test func test_runningInput_leader_reportCommitted() {
+        let c = Cluster(pairConfig())
+        c.electA()
+        c.advance(by: .milliseconds(30))
+        c.step("b", .running(software: "9.9.9", configRevision: 1))
+        c.step("a", .running(software: "9.9.8", configRevision: 1))
+        c.advance(by: .milliseconds(60))
+        #expect(c["a"].state.nodes["b"]?.software == "9.9.9")
+        #expect(c["b"].state.nodes["a"]?.software == "9.9.8")
+        #expect(c["b"].state.nodes["b"]?.configRevision == 1)
     }
 
     // MARK: - Leadership transfer

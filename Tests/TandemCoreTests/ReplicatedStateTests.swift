@@ -41,7 +41,7 @@ import Testing
         next.revision = 2
         next.timing = .balanced
         let origin = RequestOrigin(node: "a", incarnation: 1, id: 1)
-        let effects = state.apply(Self.entry(1, .configure(next, origin: origin)))
+        let effects = state.apply(Self.entry(1, .configure(next, source: nil, origin: origin)))
         guard case .reply(_, .refused(let refusal)) = effects.first else {
             Issue.record("expected a refusal, got \(effects)")
             return
@@ -49,6 +49,53 @@ import Testing
         #expect(refusal.code == .invalid)
         #expect(refusal.message.contains("timing"))
         #expect(state.config.revision == 1)
+    }
+
+    /// The first revision made through the log stores the file every node started from as
+    /// the previous revision's record, then its own; a refused one stores nothing.
+    @Test func test_configureEntry_withSource_historyKeepsBaselineAndNewRevision() {
+        var state = ReplicatedState(config: Self.config)
+        var next = Self.config
+        next.revision = 2
+        let source = ConfigSource(document: "revision: 2", author: "ops", time: "t2", baseline: "revision: 1")
+        _ = state.apply(Self.entry(1, .configure(next, source: source, origin: nil)))
+        #expect(state.configHistory.map(\.revision) == [1, 2])
+        #expect(state.configHistory.map(\.source.document) == ["revision: 1", "revision: 2"])
+        #expect(state.configHistory[1].index == 1)
+        #expect(state.configHistory[1].source.baseline == nil)
+        // Not newer: refused, history unchanged.
+        let again = ConfigSource(document: "revision: 2 again", author: "ops", time: "t3", baseline: "x")
+        let effects = state.apply(Self.entry(2, .configure(next, source: again, origin: RequestOrigin(node: "a", id: 1))))
+        guard case .reply(_, .refused(let refusal)) = effects.first else {
+            Issue.record("expected a refusal, got \(effects)")
+            return
+        }
+        #expect(refusal.message.contains("not newer"))
+        #expect(state.configHistory.count == 2)
+    }
+
+    /// The history keeps the newest `configHistoryLimit` revisions.
+    @Test func test_configureEntry_manyRevisions_historyBounded() {
+        var state = ReplicatedState(config: Self.config)
+        let total = ReplicatedState.configHistoryLimit + 5
+        for revision in 2...UInt64(total + 1) {
+            var next = Self.config
+            next.revision = revision
+            let source = ConfigSource(document: "revision: \(revision)", author: "ops", time: "", baseline: "revision: 1")
+            _ = state.apply(Self.entry(LogIndex(revision - 1), .configure(next, source: source, origin: nil)))
+        }
+        #expect(state.configHistory.count == ReplicatedState.configHistoryLimit)
+        #expect(state.configHistory.last?.revision == UInt64(total + 1))
+        #expect(state.configHistory.first?.revision == UInt64(total + 2 - ReplicatedState.configHistoryLimit))
+        #expect(ReplicatedState(parts: state.parts) == state)
+    }
+
+    /// A report carries the node's software version and running configuration revision.
+    @Test func test_reportEntry_versionAndRevision_recorded() {
+        var state = ReplicatedState(config: Self.config)
+        _ = state.apply(Self.entry(1, .report(node: "b", NodeReport(health: ["pbx": true], upstream: true, software: "1.2.3", configRevision: 1))))
+        #expect(state.nodes["b"]?.software == "1.2.3")
+        #expect(state.nodes["b"]?.configRevision == 1)
     }
 
     /// A fenced write with the current epoch is applied; one with an older epoch is refused.

@@ -90,7 +90,7 @@ struct Generator {
             config.revision = u64(2...50)
             config.snapshotThreshold = int(1...5000)
             if chance(50) { config.groups.append(GroupConfig(GroupID("extra\(int(0...3))"), prefer: ["a"], failback: .auto(holdDown: .seconds(30)))) }
-            return .configure(config, origin: origin())
+            return .configure(config, source: chance(50) ? ConfigSource(document: "revision: \(config.revision)\n", author: "ops", time: "t") : nil, origin: origin())
         }
     }
 

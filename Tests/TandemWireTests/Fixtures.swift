@@ -53,15 +53,16 @@ enum Fixtures {
         .kv(.delete(key: "x", ifRevision: nil), fence: nil, origin: RequestOrigin(node: "a", incarnation: 0, id: UInt64.max)),
         .pendingEnded(group: "pbx", outcome: .completed(owner: "b", epoch: 8)),
         .pendingEnded(group: "pbx", outcome: .refused(refusal)),
-        .configure(fullConfig, origin: origin),
-        .configure(pairConfig, origin: nil),
+        .configure(fullConfig, source: ConfigSource(document: "cluster: x\nrevision: 3\n", author: "admin", time: "2026-11-28T15:00:00Z", baseline: "cluster: x\n"), origin: origin),
+        .configure(pairConfig, source: nil, origin: nil),
     ]
 
     static let requests: [Request] = [
         .kv(.put(key: "k", value: [9], ifRevision: 3), fence: Fence(group: "pbx", epoch: 2)),
         .kv(.delete(key: "k", ifRevision: nil), fence: nil),
         .action(.switchover("pbx", to: "a")),
-        .configure(fullConfig),
+        .configure(fullConfig, source: nil),
+        .configure(pairConfig, source: ConfigSource(document: "é", author: "", time: "")),
         .readBarrier,
         .transferLeadership(to: "b"),
     ]
@@ -115,8 +116,8 @@ enum Fixtures {
         next.revision = 2
         next.groups.append(GroupConfig("db", prefer: ["a"], failback: .auto(holdDown: .seconds(5))))
         apply(11, .leader("a"))
-        apply(11, .configure(next, origin: RequestOrigin(node: "a", incarnation: 2, id: 2)))
-        apply(11, .report(node: "b", NodeReport(health: ["db": false], upstream: true)))
+        apply(11, .configure(next, source: ConfigSource(document: "revision: 2\n", author: "ops", time: "t", baseline: "revision: 1\n"), origin: RequestOrigin(node: "a", incarnation: 2, id: 2)))
+        apply(11, .report(node: "b", NodeReport(health: ["db": false], upstream: true, software: "0.5.0", configRevision: 2)))
         return state
     }
 
