@@ -11,7 +11,8 @@ extension Event.Kind {
 public struct Alarm: Codable, Sendable, Equatable {
     /// Kind and subject: "no_ready_standby:pbx", "link_down:b:2".
     public var id: String
-    /// no_ready_standby, group_down, quorum_lost, link_down, replication_lag, self_demoted.
+    /// no_ready_standby, group_down, quorum_lost, link_down, replication_lag, self_demoted,
+    /// version_mismatch, config_mismatch, config_not_applied.
     public var kind: String
     /// critical, major or minor.
     public var severity: String
@@ -52,6 +53,21 @@ extension NodeRuntime {
                     raise("replication_lag", n.id, "major", "\(n.id) is \(lag) log entries behind the leader")
                 }
             }
+            // What every node reported running (replicated, so the leader sees them all).
+            let versions = Dictionary(grouping: s.nodes.filter { $0.software != nil }, by: { $0.software! })
+            if versions.count > 1 {
+                let list = versions.keys.sorted().map { "\($0) on \(versions[$0]!.map(\.id).joined(separator: ","))" }
+                raise("version_mismatch", nil, "minor", "the nodes run different software versions: \(list.joined(separator: "; "))")
+            }
+            for n in s.nodes {
+                if let revision = n.configRevision, revision != s.configRevision {
+                    raise("config_mismatch", n.id, "major",
+                          "\(n.id) runs configuration revision \(revision), the cluster's is \(s.configRevision)")
+                }
+            }
+        }
+        if let configProblem {
+            raise("config_not_applied", s.node, "critical", configProblem)
         }
         for (group, message) in demotions {
             raise("self_demoted", group.name, "critical", message)

@@ -66,8 +66,10 @@ public final class GuardClient: Sendable {
     }
 
     /// The group is active here until `until` (rule 3); sent before its resources start.
-    public func hold(_ group: GroupID, epoch: Epoch, until: Instant) {
-        write("hold \(group) \(epoch) \(until.nanoseconds)\n")
+    /// `revision`: the configuration revision whose resources of the group run here (the
+    /// guard stops them as that revision's file says).
+    public func hold(_ group: GroupID, epoch: Epoch, until: Instant, revision: UInt64) {
+        write("hold \(group) \(epoch) \(until.nanoseconds) \(revision)\n")
     }
 
     public func addProcess(_ group: GroupID, pid: pid_t) {
@@ -114,12 +116,14 @@ public final class GuardClient: Sendable {
 
 /// The guard process's side: reads the agent's lines and enforces the deadlines.
 public struct GuardProcess {
-    /// Stops every resource of a group (in reverse order), whatever state it is in.
-    public typealias Teardown = @Sendable (GroupID, Epoch, String) async -> Void
+    /// Stops every resource of a group (in reverse order) as configuration revision
+    /// `revision` describes them, whatever state they are in.
+    public typealias Teardown = @Sendable (GroupID, Epoch, _ revision: UInt64, _ reason: String) async -> Void
 
     struct Hold {
         var epoch: Epoch
         var until: Instant
+        var revision: UInt64
         var pids: [pid_t] = []
     }
 
@@ -203,11 +207,12 @@ public struct GuardProcess {
     static func apply(_ text: String, to holds: inout [GroupID: Hold]) -> Bool {
         let parts = text.split(separator: " ").map(String.init)
         switch (parts.first, parts.count) {
-        case ("hold", 4):
-            guard let epoch = Epoch(parts[2]), let until = Int64(parts[3]) else { return false }
+        case ("hold", 5):
+            guard let epoch = Epoch(parts[2]), let until = Int64(parts[3]), let revision = UInt64(parts[4]) else { return false }
             let group = GroupID(parts[1])
-            var hold = holds[group] ?? Hold(epoch: epoch, until: Instant(nanoseconds: until))
-            if hold.epoch != epoch { hold = Hold(epoch: epoch, until: Instant(nanoseconds: until)) }
+            let fresh = Hold(epoch: epoch, until: Instant(nanoseconds: until), revision: revision)
+            var hold = holds[group] ?? fresh
+            if hold.epoch != epoch { hold = fresh }
             hold.until = Instant(nanoseconds: until)
             holds[group] = hold
             return true
@@ -230,7 +235,7 @@ public struct GuardProcess {
             kill(-pid, SIGKILL)
             kill(pid, SIGKILL)
         }
-        await teardown(group, hold.epoch, reason)
+        await teardown(group, hold.epoch, hold.revision, reason)
     }
 }
 

@@ -22,9 +22,20 @@ public final class Hands: Sendable {
     let file: TandemFile
     let node: NodeID
     let logger: Logger
-    let groups: [GroupID: GroupResources]
+    let stateDirectory: String
+    /// Each group's resources, the configuration revision they come from, and a change of
+    /// them waiting for the group to stop here (a group is always stopped with the very
+    /// resources it was started with).
+    let held: Mutex<Held>
     let health: HealthMonitor
-    public let notifiers: Notifiers
+    let currentNotifiers: Mutex<Notifiers>
+    public var notifiers: Notifiers { currentNotifiers.withLock { $0 } }
+
+    struct Held {
+        var groups: [GroupID: (resources: GroupResources, specs: [ResourceSpec], revision: UInt64)] = [:]
+        /// nil: the group was removed from the configuration.
+        var waiting: [GroupID: (specs: [ResourceSpec], revision: UInt64)?] = [:]
+    }
     /// Changes of activity, applied to the monitor in order.
     let activity: AsyncStream<(GroupID, Bool)>.Continuation
     let state: Mutex<State>
@@ -45,17 +56,17 @@ public final class Hands: Sendable {
         // `exec run` process groups are recorded here, so that the guard and a restarted agent
         // (the same paths) can stop what a dead agent started.
         let stateDirectory = "\(file.dataDir)/run-\(node.name)"
+        self.stateDirectory = stateDirectory
         mkdir(stateDirectory, 0o700)
-        var groups: [GroupID: GroupResources] = [:]
+        var held = Held()
         for group in file.cluster.groups.map(\.id) {
-            groups[group] = GroupResources(
-                group: group, specs: file.groupSpecs[group]?.resources ?? [], stateDirectory: stateDirectory, logger: logger)
+            let specs = file.groupSpecs[group]?.resources ?? []
+            let resources = GroupResources(group: group, specs: specs, stateDirectory: stateDirectory, logger: logger)
+            held.groups[group] = (resources, specs, file.cluster.revision)
         }
-        self.groups = groups
-        var checks: [GroupID: [CheckSpec]] = [:]
-        for group in file.cluster.groups.map(\.id) { checks[group] = file.groupSpecs[group]?.checks ?? [] }
-        self.health = HealthMonitor(checks: checks, node: node)
-        self.notifiers = Notifiers(specs: file.notify, cluster: file.cluster.name, node: node, logger: logger)
+        self.held = Mutex(held)
+        self.health = HealthMonitor(checks: Self.checks(of: file), node: node)
+        self.currentNotifiers = Mutex(Notifiers(specs: file.notify, cluster: file.cluster.name, node: node, logger: logger))
         let (stream, continuation) = AsyncStream<(GroupID, Bool)>.makeStream()
         self.activity = continuation
         self.state = Mutex(State())
@@ -64,6 +75,86 @@ public final class Hands: Sendable {
             for await (group, active) in stream { await health.setActive(group, active) }
         }
         state.withLock { $0.tasks.append(task) }
+    }
+
+    static func checks(of file: TandemFile) -> [GroupID: [CheckSpec]] {
+        var checks: [GroupID: [CheckSpec]] = [:]
+        for group in file.cluster.groups.map(\.id) { checks[group] = file.groupSpecs[group]?.checks ?? [] }
+        return checks
+    }
+
+    /// The group's resources as they are now (the ones it was started with, while it runs).
+    func resources(of group: GroupID) -> GroupResources? {
+        held.withLock { $0.groups[group]?.resources }
+    }
+
+    /// The configuration revision the group's present resources come from (the guard stops
+    /// them by that revision's file).
+    public func revision(of group: GroupID) -> UInt64? {
+        held.withLock { $0.groups[group]?.revision }
+    }
+
+    /// Takes a new configuration revision: checks and notifiers change at once; a group's
+    /// resources change at once where the group is not `busy` here (active, starting or
+    /// stopping), else when it has stopped (`settle`).
+    public func reconfigure(_ new: TandemFile, busy: Set<GroupID>) {
+        let revision = new.cluster.revision
+        held.withLock { held in
+            let groups = Set(held.groups.keys).union(new.cluster.groups.map(\.id))
+            for group in groups.sorted() {
+                let change: (specs: [ResourceSpec], revision: UInt64)?
+                if new.cluster.group(group) != nil {
+                    let specs = new.groupSpecs[group]?.resources ?? []
+                    if let current = held.groups[group], current.specs == specs {
+                        held.waiting[group] = nil
+                        continue
+                    }
+                    change = (specs, revision)
+                } else {
+                    change = nil
+                }
+                if busy.contains(group) {
+                    held.waiting[group] = .some(change)
+                } else {
+                    Self.replace(group, with: change, in: &held, stateDirectory: stateDirectory, logger: logger)
+                }
+            }
+        }
+        let health = self.health
+        let checks = Self.checks(of: new)
+        let task = Task { await health.reconfigure(checks: checks) }
+        state.withLock { $0.tasks.append(task) }
+        let specs = new.notify
+        if specs != notifiers.specs {
+            let replacement = Notifiers(specs: specs, cluster: new.cluster.name, node: node, logger: logger)
+            let old = currentNotifiers.withLock { current in
+                defer { current = replacement }
+                return current
+            }
+            Task { await old.shutdown(within: .seconds(5)) }
+        }
+    }
+
+    /// The group stopped here and nothing of it is in flight: a resource change that waited
+    /// for that is made now.
+    public func settle(_ group: GroupID) {
+        held.withLock { held in
+            guard let waiting = held.waiting.removeValue(forKey: group) else { return }
+            Self.replace(group, with: waiting, in: &held, stateDirectory: stateDirectory, logger: logger)
+        }
+    }
+
+    private static func replace(
+        _ group: GroupID, with change: (specs: [ResourceSpec], revision: UInt64)?, in held: inout Held,
+        stateDirectory: String, logger: Logger
+    ) {
+        held.waiting[group] = nil
+        guard let change else {
+            held.groups[group] = nil
+            return
+        }
+        let resources = GroupResources(group: group, specs: change.specs, stateDirectory: stateDirectory, logger: logger)
+        held.groups[group] = (resources, change.specs, change.revision)
     }
 
     func context(_ group: GroupID, epoch: Epoch, role: String, reason: String) -> ResourceContext {
@@ -75,7 +166,7 @@ public final class Hands: Sendable {
         // The held resources, so that `exec run` commands recorded by an earlier agent (pid
         // files) are stopped too.
         for group in file.cluster.groups.map(\.id) {
-            guard let resources = groups[group], !resources.resources.isEmpty else { continue }
+            guard let resources = resources(of: group), !resources.resources.isEmpty else { continue }
             let problems = await resources.sweep(context(group, epoch: 0, role: "stopping", reason: reason))
             for problem in problems { logger.warning("sweep of \(group): \(problem)") }
         }
@@ -85,7 +176,7 @@ public final class Hands: Sendable {
     /// anything else), added at once on the caller's thread; stops at the first resource
     /// that is not a VIP or that fails (`start` deals with it in order).
     public func addAddressesAtOnce(_ group: GroupID) {
-        for resource in groups[group]?.resources ?? [] {
+        for resource in resources(of: group)?.resources ?? [] {
             guard let vip = resource as? VIPResource, vip.addAtOnce() else { return }
         }
     }
@@ -93,7 +184,7 @@ public final class Hands: Sendable {
     /// Starts the group's resources in order (rolled back on failure). Returns what failed,
     /// and the process groups of its `exec run` commands (for the guard).
     public func start(_ group: GroupID, epoch: Epoch, reason: String) async -> (problem: String?, processes: [Int32]) {
-        guard let resources = groups[group] else { return ("no such group \(group)", []) }
+        guard let resources = resources(of: group) else { return ("no such group \(group)", []) }
         do {
             try await resources.start(context(group, epoch: epoch, role: "active", reason: reason))
         } catch {
@@ -104,9 +195,21 @@ public final class Hands: Sendable {
 
     /// Stops the group's resources in reverse order, past failures (logged).
     public func stop(_ group: GroupID, epoch: Epoch, reason: String) async {
-        guard let resources = groups[group] else { return }
+        guard let resources = resources(of: group) else { return }
         do {
             try await resources.stop(context(group, epoch: epoch, role: "stopping", reason: reason))
+        } catch {
+            logger.error("stopping \(group) epoch \(epoch): \(error)")
+        }
+    }
+
+    /// Stops `group` as `file` describes its resources (the guard, for a group started under
+    /// another configuration revision than the one it was given).
+    public static func stop(_ group: GroupID, epoch: Epoch, reason: String, file: TandemFile, node: NodeID, logger: Logger) async {
+        let resources = GroupResources(
+            group: group, specs: file.groupSpecs[group]?.resources ?? [], stateDirectory: "\(file.dataDir)/run-\(node.name)", logger: logger)
+        do {
+            try await resources.stop(ResourceContext(group: group, role: "stopping", epoch: epoch, node: node, reason: reason))
         } catch {
             logger.error("stopping \(group) epoch \(epoch): \(error)")
         }
@@ -135,7 +238,7 @@ public final class Hands: Sendable {
                 try? await Task.sleep(for: interval)
                 let active = state.withLock { $0.active }
                 for group in active.sorted() {
-                    guard let resources = groups[group] else { continue }
+                    guard let resources = resources(of: group) else { continue }
                     let result = await resources.monitor(context(group, epoch: 0, role: "active", reason: "monitor"))
                     // Still active after the await? A stop in between makes the result moot.
                     guard state.withLock({ $0.active.contains(group) }) else { continue }

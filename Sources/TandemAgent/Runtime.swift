@@ -20,7 +20,16 @@ public actor NodeRuntime {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
 
     public nonisolated let id: NodeID
-    public nonisolated let file: TandemFile
+    /// The configuration this node runs: its file, then each revision applied from the log.
+    public internal(set) var file: TandemFile
+    /// `file`'s text (nil when the agent was given a parsed file without one).
+    var fileText: String?
+    /// The newest revision the log made current that this node tried to apply, and why it
+    /// could not (an alarm while set).
+    var attemptedRevision: UInt64 = 0
+    var configProblem: String?
+    /// Configuration checks waiting for the other nodes (`ConfigSync.swift`).
+    var configChecks: [UInt64: ConfigCheck] = [:]
     let logger: Logger
     let store: Store
     var node: TandemNode
@@ -71,12 +80,13 @@ public actor NodeRuntime {
     /// Opens the store, tears down whatever a previous run left active, binds the links and
     /// starts the core. Throws with a message naming what is wrong (key, address, store).
     public init(
-        file: TandemFile, configPath: String, node id: NodeID, keys: [ClusterKey], executable: String,
+        file: TandemFile, document: String? = nil, configPath: String, node id: NodeID, keys: [ClusterKey], executable: String,
         group: any EventLoopGroup, logger: Logger, environment: [String: String]
     ) async throws(AgentError) {
         self.loop = group.next()
         self.id = id
         self.file = file
+        self.fileText = document
         self.logger = logger
         self.notifier = SystemdNotifier(environment: environment)
         self.lastTick = AgentClock.now()
@@ -125,6 +135,9 @@ public actor NodeRuntime {
                 self.assumeIsolated { $0.feed(.message(from: from, message)) }
             },
             log: { [logger] in logger.info("\($0)") })
+        transport.deliverAgent = { [unowned self] from, message in
+            self.assumeIsolated { $0.received(message, from: from) }
+        }
         transport.linkChanged = { [unowned self] peer, link, up, detail in
             self.assumeIsolated {
                 $0.recordLocal(up ? .linkUp : .linkDown, reason: "link \(link) to \(peer) is \(up ? "up" : "down")", evidence: detail)
@@ -138,6 +151,7 @@ public actor NodeRuntime {
         self.transport = transport
         feed(.start)
         precondition(node.incarnation == transport.sealer.incarnation, "the core's incarnation differs from the sealer's")
+        feed(.running(software: TandemVersion.current, configRevision: file.cluster.revision))
         let interval = max(file.cluster.timing.heartbeat, .milliseconds(10))
         lastTick = AgentClock.now()
         tick = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(interval.nanoseconds), delay: .nanoseconds(interval.nanoseconds)) {
@@ -164,6 +178,7 @@ public actor NodeRuntime {
         let directives = node.step(input, now: now)
         execute(directives)
         if !kvWatchers.isEmpty, node.state.kv.revision != watchedRevision { notifyWatchers() }
+        if node.state.config.revision != file.cluster.revision { followConfig() }
     }
 
     func execute(_ directives: [Directive]) {
@@ -223,7 +238,7 @@ public actor NodeRuntime {
         case .activate(let group, _, let epoch, let until, let reason):
             activate(group, epoch: epoch, until: until, reason: reason)
         case .renew(let group, _, let until):
-            if let epoch = node.activeGroups[group] { guardian.hold(group, epoch: epoch, until: until) }
+            if let epoch = node.activeGroups[group] { guardian.hold(group, epoch: epoch, until: until, revision: heldRevision(group)) }
         case .deactivate(let group, let epoch, let reason):
             deactivate(group, epoch: epoch, reason: reason)
         case .reply(let requestID, let response):
@@ -308,7 +323,7 @@ public actor NodeRuntime {
 
     func activate(_ group: GroupID, epoch: Epoch, until: Instant, reason: String) {
         // The guard holds the deadline before anything starts.
-        guardian.hold(group, epoch: epoch, until: until)
+        guardian.hold(group, epoch: epoch, until: until, revision: heldRevision(group))
         let previous = groupWork[group]
         let hands = self.hands
         let guardian = self.guardian
@@ -348,7 +363,14 @@ public actor NodeRuntime {
 
     func stopped(_ group: GroupID, epoch: Epoch) {
         groupsInFlight[group, default: 1] -= 1
+        // A resource change of a new configuration revision waited for the group to stop.
+        if groupsInFlight[group, default: 0] == 0, node.activeGroups[group] == nil { hands.settle(group) }
         feed(.groupStopped(group: group, epoch: epoch))
+    }
+
+    /// The configuration revision of the group's resources here (the guard stops them by it).
+    func heldRevision(_ group: GroupID) -> UInt64 {
+        hands.revision(of: group) ?? file.cluster.revision
     }
 
     /// Rule 4(f): runs the fence hook in the background; its end, whatever it is, goes back

@@ -19,6 +19,10 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         public var match: UInt64?
         /// On the leader: how many log entries the node is behind (replication lag).
         public var lagEntries: UInt64?
+        /// The software version and the configuration revision the node last reported
+        /// running (nil before its first report).
+        public var software: String?
+        public var configRevision: UInt64?
     }
 
     public struct GroupRow: Codable, Sendable, Equatable {
@@ -33,6 +37,9 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         /// Nodes that could take the group over now, and why the others could not.
         public var readyStandbys: [String]
         public var notReady: [String: String]
+        /// Ready standbys that do not match the owner: another software version, or another
+        /// configuration revision than the cluster's (they can take over; look before they do).
+        public var mismatched: [String: String]
         public var pending: String?
     }
 

@@ -28,6 +28,8 @@ final class Transport: @unchecked Sendable {
     var opener: Opener
     let probeInterval: Duration
     let deliver: (NodeID, Message) -> Void
+    /// Messages between runtimes (configuration checks).
+    var deliverAgent: ((NodeID, AgentMessage) -> Void)?
     let log: (String) -> Void
     /// Told when a link to a peer comes up or goes down: peer, link (1-based), up, why.
     var linkChanged: ((NodeID, Int, Bool, String) -> Void)?
@@ -172,8 +174,12 @@ final class Transport: @unchecked Sendable {
     // MARK: Sending
 
     func send(_ message: Message, to node: NodeID) {
+        send(.core(message), to: node)
+    }
+
+    func send(_ payload: Payload, to node: NodeID) {
         guard peers[node] != nil else { return }
-        let (packet, channel) = sealer.seal(.core(message), datagramLimit: Self.maxDatagramBytes)
+        let (packet, channel) = sealer.seal(payload, datagramLimit: Self.maxDatagramBytes)
         switch channel {
         case .datagram: sendDatagram(packet, to: node)
         case .stream: sendFrame(packet, to: node)
@@ -301,6 +307,11 @@ final class Transport: @unchecked Sendable {
         flush()
     }
 
+    /// Whether any link to `node` is up now.
+    func isReachable(_ node: NodeID) -> Bool {
+        peers[node]?.links.contains { $0.up } ?? false
+    }
+
     // MARK: Receiving
 
     func receivedDatagram(_ buffer: ByteBuffer, from address: SocketAddress, link k: Int) {
@@ -339,13 +350,20 @@ final class Transport: @unchecked Sendable {
                 peer.links[k].lastProtocol = now
                 peers[opened.sender] = peer
                 deliver(opened.sender, message)
+            case .agent(let message):
+                peers[opened.sender] = peer
+                deliverAgent?(opened.sender, message)
             }
         }
     }
 
     func receivedFrame(_ buffer: ByteBuffer) {
-        guard case .success(let opened) = opener.open(buffer), case .core(let message) = opened.payload else { return }
-        deliver(opened.sender, message)
+        guard case .success(let opened) = opener.open(buffer) else { return }
+        switch opened.payload {
+        case .core(let message): deliver(opened.sender, message)
+        case .agent(let message): deliverAgent?(opened.sender, message)
+        case .probe: break
+        }
     }
 
     // MARK: Status

@@ -21,6 +21,11 @@ public enum ConfigFile {
     /// An unreadable file (missing, a directory, no permission, not UTF-8) gives one problem
     /// naming the path and the reason.
     public static func load(path: String) throws(ConfigFileError) -> TandemFile {
+        try read(path: path).file
+    }
+
+    /// `load(path:)`, with the file's text (what a configuration revision stores).
+    public static func read(path: String) throws(ConfigFileError) -> (file: TandemFile, text: String) {
         let text: String
         do {
             text = try TextFile.read(path: path)
@@ -29,7 +34,7 @@ public enum ConfigFile {
                 ConfigFileError.Problem(key: "", line: nil, message: error.message, source: path),
             ])
         }
-        return try parse(yaml: text, source: path)
+        return (try parse(yaml: text, source: path), text)
     }
 
     /// Parses and validates `yaml`; `source` names it in problems (usually the file path).

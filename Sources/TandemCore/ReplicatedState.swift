@@ -247,6 +247,12 @@ public struct ReplicatedState: Sendable, Equatable {
 
     /// A new configuration may change timing, groups, priorities and learners, but not the
     /// set of voters (one-at-a-time membership change is not implemented yet).
+    /// Why the log would refuse `new` as the revision after `old` (invalid, not newer, another
+    /// name, another timing, other voters), or nil.
+    public static func changeProblem(from old: ClusterConfig, to new: ClusterConfig) -> String? {
+        configChangeProblem(from: old, to: new)
+    }
+
     static func configChangeProblem(from old: ClusterConfig, to new: ClusterConfig) -> String? {
         do { try new.validate() } catch { return "configuration revision \(new.revision) is invalid: \(error)" }
         if new.revision <= old.revision {

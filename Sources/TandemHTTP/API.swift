@@ -211,6 +211,7 @@ public enum AgentAPI {
             let key = try kvKey(context)
             return try await write(.delete(key: key, ifRevision: try ifMatch(request)), runtime)
         }
+        addConfigRoutes(router, runtime: runtime, access: access)
         return router
     }
 
@@ -224,6 +225,7 @@ public enum AgentAPI {
         (["v1", "groups", "*", "switchover"], ["POST"]), (["v1", "groups", "*", "failback"], ["POST"]),
         (["v1", "nodes", "*", "maintenance"], ["POST"]), (["v1", "freeze"], ["POST"]),
         (["v1", "kv"], ["GET"]), (["v1", "kv", "watch"], ["GET"]), (["v1", "kv", "**"], ["GET", "PUT", "DELETE"]),
+        (["v1", "config"], ["GET", "POST"]), (["v1", "config", "history"], ["GET"]), (["v1", "config", "rollback"], ["POST"]),
     ]
 
     /// The methods the route of `path` takes (nil: no route has this path).

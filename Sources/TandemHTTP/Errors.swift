@@ -7,9 +7,11 @@ import TandemCore
 public struct APIError: Error, Encodable, Sendable, HTTPResponseError {
     public var code: String
     public var message: String
+    /// Per node, what it would refuse (a configuration change).
+    public var problems: [String: [String]]?
     var statusCode: Int
 
-    enum CodingKeys: String, CodingKey { case code, message }
+    enum CodingKeys: String, CodingKey { case code, message, problems }
 
     public init(_ status: HTTPResponse.Status, code: String, _ message: String) {
         self.code = code

@@ -50,6 +50,8 @@ public actor HealthMonitor {
     private let runner: CheckRunner
 
     private struct Entry {
+        /// Stable across reconfigurations (a loop finds its entry by it, and ends without one).
+        var id: Int
         var group: GroupID
         var spec: CheckSpec
         var passing = true
@@ -60,6 +62,9 @@ public actor HealthMonitor {
         var generation = 0
     }
     private var entries: [Entry]
+    private var nextID = 0
+    /// The running loop of each entry, by entry id.
+    private var loops: [Int: Task<Void, Never>] = [:]
     private var activeGroups: Set<GroupID> = []
     private var groupPassing: [GroupID: Bool] = [:]
     private var upstreamPassing = true
@@ -78,7 +83,12 @@ public actor HealthMonitor {
         (events, continuation) = AsyncStream.makeStream(of: HealthEvent.self)
         self.node = node
         self.runner = runner
-        entries = checks.keys.sorted().flatMap { group in checks[group]!.map { Entry(group: group, spec: $0) } }
+        var entries: [Entry] = []
+        for group in checks.keys.sorted() {
+            for spec in checks[group]! { entries.append(Entry(id: entries.count + 1, group: group, spec: spec)) }
+        }
+        self.entries = entries
+        nextID = entries.count
         for group in checks.keys { groupPassing[group] = true }
     }
 
@@ -86,14 +96,42 @@ public actor HealthMonitor {
     public func run() async {
         guard !running else { return }
         running = true
-        await withDiscardingTaskGroup { group in
-            for index in entries.indices {
-                group.addTask { await self.loop(index) }
+        for index in entries.indices { startLoop(entries[index].id) }
+        // Sleeps until cancelled (also without checks, like any long-running service).
+        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+        for task in loops.values { task.cancel() }
+        loops.removeAll()
+        continuation.finish()
+    }
+
+    private func startLoop(_ id: Int) {
+        loops[id] = Task { await self.loop(id) }
+    }
+
+    /// Replaces the checks of every group whose list changed (a new configuration revision):
+    /// their old checks stop and the new ones start from passing; groups not in `checks` are
+    /// forgotten. Unchanged groups keep their checks and their state.
+    public func reconfigure(checks: [GroupID: [CheckSpec]]) {
+        let groups = Set(entries.map(\.group)).union(groupPassing.keys).union(checks.keys)
+        for group in groups.sorted() {
+            let current = entries.filter { $0.group == group }.map(\.spec)
+            guard current != (checks[group] ?? []) || checks[group] == nil else { continue }
+            for entry in entries where entry.group == group {
+                loops.removeValue(forKey: entry.id)?.cancel()
+            }
+            entries.removeAll { $0.group == group }
+            guard let specs = checks[group] else {
+                groupPassing[group] = nil
+                continue
+            }
+            if groupPassing[group] == nil { groupPassing[group] = true }
+            for spec in specs {
+                nextID += 1
+                entries.append(Entry(id: nextID, group: group, spec: spec))
+                if running { startLoop(nextID) }
             }
         }
-        // Without checks, still run until cancelled, like any long-running service.
-        while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-        continuation.finish()
+        updateAggregates()
     }
 
     /// Says whether `group` is active on this node, which decides whether its `active`-scope
@@ -105,14 +143,14 @@ public actor HealthMonitor {
     public func setActive(_ group: GroupID, _ active: Bool) {
         guard activeGroups.contains(group) != active else { return }
         if active { activeGroups.insert(group) } else { activeGroups.remove(group) }
-        var holding: [Int] = []
+        var holding: [(id: Int, generation: Int)] = []
         for index in entries.indices where entries[index].group == group && entries[index].spec.scope == .active {
             entries[index].generation += 1
             entries[index].successes = 0
             entries[index].failures = 0
             if !entries[index].passing {
                 if !active && failureHoldDown > .zero {
-                    holding.append(index)
+                    holding.append((entries[index].id, entries[index].generation))
                     continue
                 }
                 entries[index].passing = true
@@ -121,19 +159,19 @@ public actor HealthMonitor {
             }
         }
         updateAggregates()
-        for index in holding {
-            let generation = entries[index].generation
+        for (id, generation) in holding {
             let wait = failureHoldDown
             Task {
                 try? await Task.sleep(for: wait)
-                self.endHoldDown(index, generation: generation)
+                self.endHoldDown(id, generation: generation)
             }
         }
     }
 
     /// A held failure passes again, unless the group became active here meanwhile.
-    private func endHoldDown(_ index: Int, generation: Int) {
-        guard entries[index].generation == generation, !entries[index].passing else { return }
+    private func endHoldDown(_ id: Int, generation: Int) {
+        guard let index = entries.firstIndex(where: { $0.id == id }),
+              entries[index].generation == generation, !entries[index].passing else { return }
         entries[index].passing = true
         entries[index].reason = nil
         report(entries[index])
@@ -153,14 +191,16 @@ public actor HealthMonitor {
 
     // MARK: -
 
-    private func loop(_ index: Int) async {
-        let spec = entries[index].spec
+    private func loop(_ id: Int) async {
+        guard let spec = entries.first(where: { $0.id == id })?.spec else { return }
         let clock = ContinuousClock()
         var next = clock.now
         while !Task.isCancelled {
+            guard let index = entries.firstIndex(where: { $0.id == id }) else { return }
             if let (generation, environment) = turn(index) {
                 let outcome = await runner(spec.kind, spec.timeout, environment)
                 if Task.isCancelled { return }
+                guard let index = entries.firstIndex(where: { $0.id == id }) else { return }
                 record(index, outcome, generation: generation)
             }
             next = next.advanced(by: spec.interval)

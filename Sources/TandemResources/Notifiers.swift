@@ -15,7 +15,7 @@ import Glibc
 /// `webhook` POSTs and `syslog` lines. `send` never blocks; webhooks deliver in order from
 /// a bounded queue each, with retries and back-off.
 public final class Notifiers: Sendable {
-    let specs: [NotifierSpec]
+    public let specs: [NotifierSpec]
     let cluster: String
     let node: NodeID
     let logger: Logger

@@ -1,11 +1,27 @@
 import TandemCore
 
-/// What one sealed datagram or frame carries: a core message, or a link probe.
+/// What one sealed datagram or frame carries: a core message, a link probe, or a message
+/// between the agents' runtimes.
 public enum Payload: Sendable, Equatable {
     /// A message for the core (`Input.message`).
     case core(Message)
     /// A per-link RTT probe or its reply; never shown to the core.
     case probe(Probe)
+    /// Between runtimes, never shown to the core.
+    case agent(AgentMessage)
+}
+
+/// What the runtimes say to each other outside the protocol.
+public enum AgentMessage: Sendable, Equatable {
+    /// Would you take this configuration file as the next revision? (Checked on every
+    /// reachable node before a revision is proposed.)
+    case configCheck(id: UInt64, document: String)
+    /// The answer: no problems, or why this node would refuse it.
+    case configChecked(id: UInt64, problems: [String])
+}
+
+enum AgentMessageTag: UInt8 {
+    case configCheck = 0, configChecked
 }
 
 /// A link probe: a node sends one on link `link`, the peer replies on the same link echoing
@@ -34,7 +50,7 @@ public struct Probe: Sendable, Equatable {
 }
 
 enum PayloadTag: UInt8 {
-    case core = 0, probe
+    case core = 0, probe, agent
 }
 
 extension WireCodec {
@@ -53,6 +69,18 @@ extension WireCodec {
             w.varint(probe.sequence)
             w.signed(probe.sentAt)
             w.bool(probe.isReply)
+        case .agent(let message):
+            w.u8(PayloadTag.agent.rawValue)
+            switch message {
+            case .configCheck(let id, let document):
+                w.u8(AgentMessageTag.configCheck.rawValue)
+                w.varint(id)
+                w.string(document)
+            case .configChecked(let id, let problems):
+                w.u8(AgentMessageTag.configChecked.rawValue)
+                w.varint(id)
+                w.array(problems) { $0.string($1) }
+            }
         }
         return w.bytes
     }
@@ -71,6 +99,19 @@ extension WireCodec {
                     let isReply = try r.field("isReply") { try $0.bool() }
                     return .probe(Probe(link: link, sequence: sequence, sentAt: sentAt, isReply: isReply))
                 }
+            case .agent:
+                return .agent(try r.field("agent") { r in
+                    switch try r.tag(AgentMessageTag.self, "AgentMessage") {
+                    case .configCheck:
+                        let id = try r.field("id") { try $0.varint() }
+                        let document = try r.field("document") { try $0.string() }
+                        return .configCheck(id: id, document: document)
+                    case .configChecked:
+                        let id = try r.field("id") { try $0.varint() }
+                        let problems = try r.field("problems") { try $0.array { try $0.string() } }
+                        return .configChecked(id: id, problems: problems)
+                    }
+                })
             }
         }
     }

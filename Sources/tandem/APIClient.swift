@@ -84,6 +84,8 @@ struct APIClient {
     struct ErrorBody: Decodable {
         var code: String
         var message: String
+        /// Per node, what it would refuse (a configuration change).
+        var problems: [String: [String]]?
     }
 
     /// Sends the request to the first endpoint that accepts a connection; throws a CLIError
@@ -126,12 +128,16 @@ struct APIClient {
             return CLIError("\(endpoint) answered HTTP \(answer.status): \(answer.text.prefix(300))")
         }
         var text = "\(error.message) (\(error.code), HTTP \(answer.status) from \(endpoint))"
+        for (node, problems) in (error.problems ?? [:]).sorted(by: { $0.key < $1.key }) {
+            text += "\n  \(node):" + problems.map { "\n    - \($0)" }.joined()
+        }
         switch error.code {
         case "unauthorized": text += "\nPass a token: --token-file FILE (the token alone) or TANDEM_TOKEN=..."
         case "forbidden": text += "\nUse a token whose role allows this (read < operate < admin; see api.token_file)."
         case "no_quorum", "no_leader": text += "\nA majority of voters must be reachable: check `tandem status` for links and nodes."
         case "timed_out", "outcome_unknown": text += "\nThe outcome is not known yet: check `tandem status` and `tandem events`."
         case "target_not_ready": text += "\nSee why under NOT READY in `tandem status`."
+        case "revision_conflict": text += "\nSee the current revision with `tandem config show`."
         default: break
         }
         return CLIError(text)

@@ -30,10 +30,20 @@ struct AgentCommand: AsyncParsableCommand {
     var handOverSeconds: Double = 30
 
     func run() async throws {
-        let file = try loadConfig(config)
+        let (given, text) = try readConfig(config)
         let id = NodeID(node)
-        guard file.cluster.node(id) != nil else {
-            throw CLIError("\(config): there is no node \(node.debugDescription); the file has \(file.cluster.nodes.map(\.id.name).joined(separator: ", "))")
+        guard given.cluster.node(id) != nil else {
+            throw CLIError("\(config): there is no node \(node.debugDescription); the file has \(given.cluster.nodes.map(\.id.name).joined(separator: ", "))")
+        }
+        // A revision applied from the log since the file was written is newer: run that.
+        let file: TandemFile
+        let document: String
+        do {
+            let effective = try AppliedConfigs.effective(given, node: id)
+            file = effective.file
+            document = effective.document ?? text
+        } catch {
+            throw CLIError("\(error)")
         }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw CLIError("unknown log level \(logLevel.debugDescription); use trace, debug, info, notice, warning, error or critical")
@@ -52,11 +62,14 @@ struct AgentCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "tandem.\(node)")
         logger.logLevel = level
+        if file.cluster.revision != given.cluster.revision {
+            logger.notice("running configuration revision \(file.cluster.revision), applied here from the log, not \(config)'s revision \(given.cluster.revision)")
+        }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let runtime: NodeRuntime
         do {
             runtime = try await NodeRuntime(
-                file: file, configPath: config, node: id, keys: keys, executable: Processes.selfExecutable(),
+                file: file, document: document, configPath: config, node: id, keys: keys, executable: Processes.selfExecutable(),
                 group: group, logger: logger, environment: ProcessInfo.processInfo.environment)
         } catch {
             throw CLIError("\(error)")
@@ -117,19 +130,31 @@ struct GuardCommand: AsyncParsableCommand {
 
     func run() async throws {
         let file = try loadConfig(config)
+        let id = NodeID(node)
         let logger = Logger(label: "tandem.guard.\(node)")
-        let hands = Hands(file: file, node: NodeID(node), logger: logger)
+        let hands = Hands(file: file, node: id, logger: logger)
         let process = GuardProcess(
-            teardown: { group, epoch, reason in await hands.stop(group, epoch: epoch, reason: reason) },
+            teardown: { group, epoch, revision, reason in
+                // Stopped as the revision it was started with describes it.
+                if revision != file.cluster.revision, let applied = AppliedConfigs.load(revision: revision, like: file, node: id) {
+                    await Hands.stop(group, epoch: epoch, reason: reason, file: applied, node: id, logger: logger)
+                } else {
+                    if revision != file.cluster.revision {
+                        logger.error("configuration revision \(revision) of \(group) is not stored here; stopping it as \(config) says")
+                    }
+                    await hands.stop(group, epoch: epoch, reason: reason)
+                }
+            },
             log: { logger.notice("\($0)") })
         await process.run()
     }
 }
 
-/// `tandem config check FILE`.
+/// `tandem config check FILE` here; `show`, `apply`, `history`, `rollback` in ConfigCommands.swift.
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "config", abstract: "Work with the configuration file.", subcommands: [Check.self])
+        commandName: "config", abstract: "Check a configuration file, or see and change the cluster's configuration.",
+        subcommands: [Check.self, Show.self, Apply.self, History.self, Rollback.self])
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate a configuration file without running anything; print every problem.")
@@ -178,8 +203,13 @@ func createSecretFile(_ path: String, _ text: String) throws -> Bool {
 
 /// Loads and validates a configuration file, or fails listing every problem.
 func loadConfig(_ path: String) throws -> TandemFile {
+    try readConfig(path).file
+}
+
+/// `loadConfig`, with the file's text.
+func readConfig(_ path: String) throws -> (file: TandemFile, text: String) {
     do {
-        return try ConfigFile.load(path: path)
+        return try ConfigFile.read(path: path)
     } catch {
         throw CLIError(error.problems.map(\.description).joined(separator: "\n"))
     }

@@ -55,16 +55,20 @@ enum StatusTable {
             }
             out += "\n"
         }
-        var rows = [["NODE", "KIND", "ROLE", "LINKS UP", "HEALTH", "MAINTENANCE"]]
+        var rows = [["NODE", "KIND", "ROLE", "LINKS UP", "HEALTH", "MAINTENANCE", "VERSION", "CONFIG"]]
+        let versions = Set(s.nodes.compactMap(\.software))
         for n in s.nodes {
             let health = n.health.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value ? "ok" : "FAIL")" }.joined(separator: " ")
+            let version = n.software.map { versions.count > 1 ? bad($0) : $0 } ?? "-"
+            let revision = n.configRevision.map { $0 == s.configRevision ? String($0) : bad(String($0)) } ?? "-"
             rows.append([n.id, n.kind, n.role ?? "-", n.linksUp.map { $0.isEmpty ? "none" : $0.map(String.init).joined(separator: ",") } ?? "(this node)",
-                         health.isEmpty ? "-" : health, n.maintenance ? "yes" : "no"])
+                         health.isEmpty ? "-" : health, n.maintenance ? "yes" : "no", version, revision])
         }
         out += table(rows) + "\n"
         rows = [["GROUP", "OWNER", "EPOCH", "HERE", "READY STANDBY", "NOT READY", "REASON"]]
         for g in s.groups {
-            let notReady = g.notReady.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")
+            let notReady = (g.notReady.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+                + g.mismatched.sorted { $0.key < $1.key }.map { "\($0.key) (ready, but) \($0.value)" }).joined(separator: "; ")
             rows.append([g.id, g.owner ?? bad("none"), String(g.epoch), g.phase ?? "-",
                          g.readyStandbys.isEmpty ? bad("none") : ok(g.readyStandbys.joined(separator: ",")),
                          notReady.isEmpty ? "-" : notReady, g.reason])
