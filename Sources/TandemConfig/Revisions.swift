@@ -35,7 +35,7 @@ public enum ConfigRevisions {
         if oldNodes != newNodes {
             found.append("nodes: adding, removing or reordering nodes, or changing a kind or a link count, needs a restart of every agent (\(oldNodes.joined(separator: " ")) → \(newNodes.joined(separator: " ")))")
         }
-        for node in next.nodes.map(\.id) where current.addresses[node] != new.addresses[node] {
+        for node in next.nodes.map(\.id) where old.node(node) != nil && current.addresses[node] != new.addresses[node] {
             found.append("nodes.\(node): its link or api addresses changed; the agents bind them at start, so restart them with the new file")
         }
         if current.api != new.api { found.append("api: token_file, read and tls are read at start; restart the agents with the new file") }

@@ -22,10 +22,12 @@ extension AgentAPI {
     static let maxConfigBytes = 256 * 1024
 
     /// Configuration: the current revision and the history, a new revision (checked on every
-    /// reachable node, then committed through the log), a rollback.
+    /// reachable node, then committed through the log), a rollback. Reading a file needs an
+    /// operate token even where reads are open: it may hold commands and webhook URLs with
+    /// credentials in them.
     static func addConfigRoutes(_ router: Router<BasicRequestContext>, runtime: NodeRuntime, access: APIAccess) {
         router.get("/v1/config") { request, _ -> ConfigView in
-            _ = try access.check(request, needs: .read, to: "reading the configuration")
+            _ = try access.check(request, needs: .operate, to: "reading the configuration")
             let revision = try integerQuery(request, "revision", min: 1).map(UInt64.init)
             guard let view = await runtime.config(revision: revision) else {
                 throw APIError(.notFound, code: "not_found", "revision \(revision.map(String.init) ?? "?") is not in the history; GET /v1/config/history lists the kept revisions")
@@ -33,7 +35,7 @@ extension AgentAPI {
             return view
         }
         router.get("/v1/config/history") { request, _ -> ConfigHistoryBody in
-            _ = try access.check(request, needs: .read, to: "reading the configuration history")
+            _ = try access.check(request, needs: .operate, to: "reading the configuration history")
             return ConfigHistoryBody(revisions: await runtime.configHistory())
         }
         router.post("/v1/config") { request, _ -> ConfigChangeResult in

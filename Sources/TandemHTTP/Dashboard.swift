@@ -67,7 +67,7 @@ enum DashboardPage {
   </section>
   <section id="nodes" class="wide">
     <h2>Nodes</h2>
-    <table><thead><tr><th>Node</th><th>Kind</th><th>Role</th><th>Links up</th><th>Health</th><th>Lag</th><th>Maintenance</th><th></th></tr></thead>
+    <table><thead><tr><th>Node</th><th>Kind</th><th>Role</th><th>Links up</th><th>Health</th><th>Lag</th><th>Maintenance</th><th>Version</th><th>Config</th><th></th></tr></thead>
       <tbody id="node-rows"></tbody></table>
   </section>
   <section class="wide">
@@ -177,7 +177,8 @@ function render(s) {
   drawPicture(s);
 
   $("#group-rows").innerHTML = s.groups.map((g) => {
-    const notReady = Object.entries(g.notReady || {}).map(([n, why]) => esc(n) + ": " + esc(why)).join("<br>");
+    const notReady = Object.entries(g.notReady || {}).map(([n, why]) => esc(n) + ": " + esc(why))
+      .concat(Object.entries(g.mismatched || {}).map(([n, why]) => '<span class="warn">' + esc(n) + " (ready, but) " + esc(why) + "</span>")).join("<br>");
     // Only the leader judges readiness; a follower's page says where to look.
     const unknown = s.role !== "leader" && !g.readyStandbys.length && Object.values(g.notReady || {}).every((why) => why.startsWith("only the leader knows"));
     const ready = g.readyStandbys.length ? `<span class="ok">${esc(g.readyStandbys.join(", "))}</span>`
@@ -189,11 +190,14 @@ function render(s) {
       <td><button data-action="switchover" data-group="${esc(g.id)}">switch over</button><button data-action="failback" data-group="${esc(g.id)}">fail back</button></td></tr>`;
   }).join("");
 
+  const versions = new Set(s.nodes.filter((n) => n.software).map((n) => n.software));
   $("#node-rows").innerHTML = s.nodes.map((n) => {
     const health = Object.entries(n.health || {}).map(([g, ok]) => `<span class="${ok ? "ok" : "bad"}">${esc(g)}: ${ok ? "ok" : "FAIL"}</span>`).join(" ");
     const links = n.linksUp == null ? '<span class="muted">(this node)</span>' : n.linksUp.length ? esc(n.linksUp.join(", ")) : '<span class="bad">none</span>';
     return `<tr data-node="${esc(n.id)}"><td><b>${esc(n.id)}</b></td><td>${esc(n.kind)}</td><td>${esc(n.role || "-")}</td><td>${links}</td>
       <td>${health || "-"}</td><td>${n.lagEntries != null ? n.lagEntries + " entries" : "-"}</td><td>${n.maintenance ? '<span class="warn">yes</span>' : "no"}</td>
+      <td class="${versions.size > 1 ? "warn" : ""}">${esc(n.software || "-")}</td>
+      <td class="${n.configRevision != null && n.configRevision !== s.configRevision ? "bad" : ""}">${n.configRevision != null ? n.configRevision : "-"}</td>
       <td>${n.kind === "witness" ? "" : `<button data-action="maintenance" data-node="${esc(n.id)}" data-on="${!n.maintenance}">${n.maintenance ? "end maintenance" : "maintenance"}</button>`}</td></tr>`;
   }).join("");
 

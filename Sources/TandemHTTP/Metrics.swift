@@ -34,7 +34,12 @@ final class AgentMetrics: Sendable {
         gauge("tandem_quorum", "1 when a quorum is reachable (the leader: acknowledged within the lease; others: a leader is heard).")
             .set(to: s.quorum ? 1 : 0)
         gauge("tandem_frozen", "1 while automatic moves are frozen by an operator.").set(to: s.frozen ? 1 : 0)
-        gauge("tandem_config_revision", "The configuration revision this node runs.").set(to: Double(s.configRevision))
+        gauge("tandem_config_revision", "The cluster's configuration revision (committed through the log).").set(to: Double(s.configRevision))
+        for n in s.nodes {
+            guard let revision = n.configRevision else { continue }
+            gauge("tandem_node_config_revision", "The configuration revision each node reports running (its runtime applied it).",
+                  [("node", n.id)]).set(to: Double(revision))
+        }
         gauge("tandem_commit_index", "The highest log index this node knows committed.").set(to: Double(s.commitIndex))
         gauge("tandem_applied_index", "The highest log index this node has applied.").set(to: Double(s.appliedIndex))
         gauge("tandem_kv_revision", "The revision of the replicated KV store on this node.").set(to: Double(s.kvRevision))

@@ -7,7 +7,7 @@ enum OpenAPIDocument {
   "info": {
     "title": "Tandem agent API",
     "version": "1",
-    "description": "The local HTTP API of a Tandem agent: status, events, operator actions, the replicated KV store, metrics. Every error is JSON {code, message} (the Error schema).\n\nAccess: with api.token_file, calls carry Authorization: Bearer TOKEN; each token has a role, read < operate < admin. Reads (GET) need a read token only when api.read is token (else a token is optional; a token that is sent must be valid); operator actions and KV writes need operate. Without a token file every endpoint is open. Missing or invalid token: 401 unauthorized; role too low: 403 forbidden.\n\nAn unknown path or a method a path does not take: 404 not_found. A 500 (code internal or unexpected) is a bug."
+    "description": "The local HTTP API of a Tandem agent: status, events, operator actions, the replicated KV store, metrics. Every error is JSON {code, message} (the Error schema).\n\nAccess: with api.token_file, calls carry Authorization: Bearer TOKEN; each token has a role, read < operate < admin. Reads (GET) need a read token only when api.read is token (else a token is optional; a token that is sent must be valid), except the configuration file and its history, which need operate; operator actions and KV writes need operate; configuration changes need admin. Without a token file every endpoint is open. Missing or invalid token: 401 unauthorized; role too low: 403 forbidden.\n\nAn unknown path or a method a path does not take: 404 not_found. A 500 (code internal or unexpected) is a bug."
   },
   "tags": [
     {
@@ -29,6 +29,10 @@ enum OpenAPIDocument {
     {
       "name": "meta",
       "description": "The dashboard and this document."
+    },
+    {
+      "name": "config",
+      "description": "The cluster's configuration: revisions, history, rollback (changes need role admin)."
     }
   ],
   "paths": {
@@ -886,6 +890,235 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/v1/config": {
+      "get": {
+        "operationId": "getConfig",
+        "summary": "The current configuration revision, or one from the history",
+        "tags": [
+          "config"
+        ],
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "revision",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1
+            },
+            "description": "A revision from the history (default: the current one)."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The revision and its file.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConfigView"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        },
+        "description": "Needs an operate token even where reads are open (api.read: open): a file may hold commands and webhook URLs with credentials."
+      },
+      "post": {
+        "operationId": "applyConfig",
+        "summary": "Make a file the next configuration revision",
+        "description": "The body is the whole configuration file (YAML, at most 256 KiB), with revision one more than the current. It is checked on this node and on every node a link reaches (it must read; the log must take it: same cluster name, timing and voters; nothing that needs a restart changes: nodes, addresses, api, key files, data_dir; each node has what it needs, e.g. a VIP's interface), then committed through the log with the file, who asked and when; every node applies it (a group's resources change once it is not running on the node). Refused whole if any node would refuse it. With dry_run=true only the check is made.",
+        "tags": [
+          "config"
+        ],
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "dry_run",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "enum": [
+                "true",
+                "false"
+              ]
+            },
+            "description": "Only check it everywhere; change nothing."
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/yaml": {
+              "schema": {
+                "type": "string"
+              }
+            },
+            "text/plain": {
+              "schema": {
+                "type": "string"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Committed (or, for a dry run, checked).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConfigChange"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "413": {
+            "$ref": "#/components/responses/ContentTooLarge"
+          },
+          "422": {
+            "$ref": "#/components/responses/UnprocessableContent"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/GatewayTimeout"
+          }
+        }
+      }
+    },
+    "/v1/config/history": {
+      "get": {
+        "operationId": "getConfigHistory",
+        "summary": "The configuration revisions kept",
+        "tags": [
+          "config"
+        ],
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Oldest first, without their files (GET /v1/config?revision=N has each file).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConfigHistory"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        },
+        "description": "Needs an operate token, like GET /v1/config."
+      }
+    },
+    "/v1/config/rollback": {
+      "post": {
+        "operationId": "rollbackConfig",
+        "summary": "Make an earlier revision's file current again, as a new revision",
+        "description": "The file of the revision named is made the next revision (its revision line rewritten), checked and committed as POST /v1/config does.",
+        "tags": [
+          "config"
+        ],
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "description": "JSON of at most 64 KiB, whatever the Content-Type.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/RollbackRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Committed.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConfigChange"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "413": {
+            "$ref": "#/components/responses/ContentTooLarge"
+          },
+          "422": {
+            "$ref": "#/components/responses/UnprocessableContent"
+          },
+          "503": {
+            "$ref": "#/components/responses/ServiceUnavailable"
+          },
+          "504": {
+            "$ref": "#/components/responses/GatewayTimeout"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -898,7 +1131,7 @@ enum OpenAPIDocument {
     },
     "responses": {
       "BadRequest": {
-        "description": "Bad input. code: invalid_limit, invalid_since, invalid_from, invalid_local, invalid_last_event_id, invalid_if_match, invalid_key, invalid_target, invalid_body (the JSON body is not what the endpoint takes), invalidKey (the store refuses the key), invalid (the cluster refuses the action, e.g. a witness as switchover target).",
+        "description": "Bad input. code: invalid_limit, invalid_since, invalid_from, invalid_local, invalid_last_event_id, invalid_if_match, invalid_key, invalid_target, invalid_body (the JSON body is not what the endpoint takes), invalidKey (the store refuses the key), invalid (the cluster refuses the action, e.g. a witness as switchover target). For configuration: invalid_config (the file does not read; problems lists why), invalid_dry_run, invalid_revision.",
         "content": {
           "application/json": {
             "schema": {
@@ -938,7 +1171,7 @@ enum OpenAPIDocument {
         }
       },
       "Conflict": {
-        "description": "The cluster refused the request: code target_not_ready, would_leave_no_standby, rolled_back, or another refusal or store error not listed elsewhere.",
+        "description": "The cluster refused the request: code target_not_ready, would_leave_no_standby, rolled_back, or another refusal or store error not listed elsewhere. For configuration: revision_conflict (the revision is not newer than the cluster's, or is already current).",
         "content": {
           "application/json": {
             "schema": {
@@ -996,6 +1229,16 @@ enum OpenAPIDocument {
             }
           }
         }
+      },
+      "UnprocessableContent": {
+        "description": "code config_rejected: a node would refuse the configuration (problems lists each node's reasons); nothing was changed.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
       }
     },
     "schemas": {
@@ -1014,6 +1257,16 @@ enum OpenAPIDocument {
           "message": {
             "type": "string",
             "description": "What went wrong, in words."
+          },
+          "problems": {
+            "type": "object",
+            "description": "A configuration change: per node, what it would refuse.",
+            "additionalProperties": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            }
           }
         }
       },
@@ -1081,7 +1334,8 @@ enum OpenAPIDocument {
           "configRevision": {
             "type": "integer",
             "format": "int64",
-            "minimum": 0
+            "minimum": 0,
+            "description": "The cluster's configuration revision (committed); each node's running revision is in nodes[].configRevision."
           },
           "commitIndex": {
             "type": "integer",
@@ -1237,6 +1491,16 @@ enum OpenAPIDocument {
             "format": "int64",
             "minimum": 0,
             "description": "On the leader: how many log entries the node is behind. Absent elsewhere."
+          },
+          "software": {
+            "type": "string",
+            "description": "The software version the node last reported running. Absent before its first report."
+          },
+          "configRevision": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 1,
+            "description": "The configuration revision the node last reported running (its runtime applied it). Absent before its first report."
           }
         }
       },
@@ -1248,7 +1512,8 @@ enum OpenAPIDocument {
           "reason",
           "activeHere",
           "readyStandbys",
-          "notReady"
+          "notReady",
+          "mismatched"
         ],
         "properties": {
           "id": {
@@ -1293,6 +1558,13 @@ enum OpenAPIDocument {
           "pending": {
             "type": "string",
             "description": "A switchover or failback in progress, in words; absent when none."
+          },
+          "mismatched": {
+            "type": "object",
+            "description": "Ready standbys that run another software version than the owner, or another configuration revision than the cluster's, and how.",
+            "additionalProperties": {
+              "type": "string"
+            }
           }
         }
       },
@@ -1699,6 +1971,108 @@ enum OpenAPIDocument {
               }
             ],
             "description": "For put: the entry after it; absent for delete."
+          }
+        }
+      },
+      "ConfigView": {
+        "type": "object",
+        "required": [
+          "revision",
+          "document",
+          "author",
+          "time",
+          "index",
+          "current"
+        ],
+        "properties": {
+          "revision": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 1
+          },
+          "document": {
+            "type": "string",
+            "description": "The whole configuration file (YAML). Empty in the history list."
+          },
+          "author": {
+            "type": "string",
+            "description": "Who made it (a token's name); \"the nodes' files\" for the revision every node started from."
+          },
+          "time": {
+            "type": "string",
+            "description": "When, as the proposing node's clock said (ISO 8601); empty for the nodes' files."
+          },
+          "index": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "description": "The log index that made it current; 0 for the nodes' files."
+          },
+          "current": {
+            "type": "boolean"
+          }
+        }
+      },
+      "ConfigHistory": {
+        "type": "object",
+        "required": [
+          "revisions"
+        ],
+        "properties": {
+          "revisions": {
+            "type": "array",
+            "description": "Oldest first; at most 20 made through the API, plus the nodes' files before the first.",
+            "items": {
+              "$ref": "#/components/schemas/ConfigView"
+            }
+          }
+        }
+      },
+      "ConfigChange": {
+        "type": "object",
+        "required": [
+          "revision",
+          "checkedBy",
+          "unreachable"
+        ],
+        "properties": {
+          "revision": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 1
+          },
+          "index": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 1,
+            "description": "The log index that made it current; absent for a dry run."
+          },
+          "checkedBy": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "The nodes that checked the file and would take it."
+          },
+          "unreachable": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Nodes no link reached: each checks the revision when it applies it, and raises config_not_applied if it cannot."
+          }
+        }
+      },
+      "RollbackRequest": {
+        "type": "object",
+        "required": [
+          "revision"
+        ],
+        "properties": {
+          "revision": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 1
           }
         }
       }

@@ -68,6 +68,35 @@ import Testing
         #expect(await log.checkEvents(passing: false).count == 1)
     }
 
+    /// A new configuration revision: a group whose checks changed gets the new ones (from
+    /// passing), the others keep theirs and their state, a removed group is forgotten.
+    @Test func reconfigureReplacesOnlyTheChangedGroupsChecks() async throws {
+        let failing = CheckSpec(kind: .tcp(Endpoint(host: "127.0.0.1", port: 1)), scope: .always, interval: .milliseconds(5), rise: 1, fall: 1)
+        let passing = CheckSpec(kind: .tcp(Endpoint(host: "127.0.0.1", port: 2)), scope: .always, interval: .milliseconds(5), rise: 1, fall: 1)
+        let kept = CheckSpec(kind: .disk(path: "/", minFreeBytes: 0), scope: .always, interval: .milliseconds(5), rise: 1, fall: 1)
+        let monitor = HealthMonitor(
+            checks: ["g": [failing], "h": [kept], "old": [kept]], node: "a",
+            runner: { kind, _, _ in
+                if case .tcp(let endpoint) = kind, endpoint.port == 1 { return .failed("refused") }
+                return .ok
+            })
+        let log = EventLog()
+        let consumer = Task { for await event in monitor.events { await log.append(event) } }
+        let runner = Task { await monitor.run() }
+        defer {
+            runner.cancel()
+            consumer.cancel()
+        }
+        #expect(await eventually { await log.contains(.group("g", passing: false)) })
+        await monitor.reconfigure(checks: ["g": [passing], "h": [kept], "new": [failing]])
+        // g's failing check is gone: g passes again; the new group's check runs and fails.
+        #expect(await eventually { await log.contains(.group("g", passing: true)) })
+        #expect(await eventually { await log.contains(.group("new", passing: false)) })
+        let names = await monitor.statuses.map { "\($0.group):\($0.name)" }.sorted()
+        #expect(names == ["g:tcp 127.0.0.1:2", "h:\(kept.kind.name)", "new:tcp 127.0.0.1:1"], "\(names)")
+        #expect(await monitor.isPassing("h"))
+    }
+
     @Test func activeScopeChecksRunOnlyWhileActiveAndCountAsPassingOtherwise() async throws {
         let runs = Mutex(0)
         let monitor = HealthMonitor(

@@ -148,6 +148,10 @@ import Testing
             .probe(Probe(link: 0, sequence: 0, sentAt: 0, isReply: false)),
             .probe(Probe(link: 7, sequence: UInt64.max, sentAt: Int64.min, isReply: true)),
             .core(.voteReply(VoteReply(term: 1, granted: true))),
+            .agent(.configCheck(id: 0, document: "")),
+            .agent(.configCheck(id: UInt64.max, document: "cluster: lab\nrevision: 2 # é\n")),
+            .agent(.configChecked(id: 7, problems: [])),
+            .agent(.configChecked(id: 8, problems: ["nodes.w: its link or api addresses changed", ""])),
         ]
         for payload in payloads {
             #expect(try WireCodec.decodePayload(WireCodec.encode(payload)) == payload)
