@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import TandemConfig
 import TandemCore
+import TandemStore
 import TandemWire
 
 extension Event.Kind {
@@ -173,42 +174,57 @@ extension NodeRuntime {
     /// Sends `document` to `peers` for a check and waits for their answers (at most
     /// `configCheckTimeout`).
     func askPeers(_ peers: [NodeID], _ document: String) async -> [NodeID: [String]] {
+        let answers = await ask(peers, within: Self.configCheckTimeout) { .configCheck(id: $0, document: document) }
+        return answers.compactMapValues { if case .configChecked(_, let problems) = $0 { problems } else { nil } }
+    }
+
+    /// Sends each of `peers` the query `make(id)` and waits for their answers, at most
+    /// `timeout` (the silent ones are missing from the result).
+    func ask(_ peers: [NodeID], within timeout: Duration, _ make: (UInt64) -> AgentMessage) async -> [NodeID: AgentMessage] {
         guard !peers.isEmpty else { return [:] }
         nextRequestID += 1
-        let checkID = nextRequestID
-        // At the timeout, the answers so far (the silent nodes are missing from them).
-        let timer = loop.scheduleTask(in: .nanoseconds(Self.configCheckTimeout.nanoseconds)) { [self] in
+        let queryID = nextRequestID
+        let timer = loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) { [self] in
             self.assumeIsolated {
-                guard let check = $0.configChecks.removeValue(forKey: checkID) else { return }
-                check.continuation.resume(returning: check.answers)
+                guard let query = $0.peerQueries.removeValue(forKey: queryID) else { return }
+                query.continuation.resume(returning: query.answers)
             }
         }
+        let message = make(queryID)
         let answers = await withCheckedContinuation { continuation in
-            configChecks[checkID] = ConfigCheck(waitingFor: Set(peers), answers: [:], continuation: continuation)
-            for peer in peers { transport.send(.agent(.configCheck(id: checkID, document: document)), to: peer) }
+            peerQueries[queryID] = PeerQuery(waitingFor: Set(peers), answers: [:], continuation: continuation)
+            for peer in peers { transport.send(.agent(message), to: peer) }
             transport.flush()
         }
         timer.cancel()
         return answers
     }
 
-    /// A message from another runtime.
+    /// A message from another runtime: a query to answer, or an answer to one of ours.
     func received(_ message: AgentMessage, from peer: NodeID) {
-        switch message {
-        case .configCheck(let checkID, let document):
-            let problems = configProblems(document).problems
-            transport.send(.agent(.configChecked(id: checkID, problems: problems)), to: peer)
-            transport.flush()
-        case .configChecked(let checkID, let problems):
-            guard var check = configChecks[checkID], check.waitingFor.remove(peer) != nil else { return }
-            check.answers[peer] = problems
-            if check.waitingFor.isEmpty {
-                configChecks[checkID] = nil
-                check.continuation.resume(returning: check.answers)
+        if let queryID = message.answers {
+            guard var query = peerQueries[queryID], query.waitingFor.remove(peer) != nil else { return }
+            query.answers[peer] = message
+            if query.waitingFor.isEmpty {
+                peerQueries[queryID] = nil
+                query.continuation.resume(returning: query.answers)
             } else {
-                configChecks[checkID] = check
+                peerQueries[queryID] = query
             }
+            return
         }
+        let answer: AgentMessage
+        switch message {
+        case .configCheck(let queryID, let document):
+            answer = .configChecked(id: queryID, problems: configProblems(document).problems)
+        case .eventsQuery(let queryID, let limit):
+            let events = (try? newestEvents(Int(min(limit, UInt32(AgentAPILimits.clusterEvents))))) ?? []
+            answer = .eventsAnswer(id: queryID, events: events.map { RecordedEvent(id: $0.id, wallTime: $0.wallTime, event: $0.event) })
+        case .configChecked, .eventsAnswer:
+            return
+        }
+        transport.send(.agent(answer), to: peer)
+        transport.flush()
     }
 
     /// What this node would refuse in `document` as the next revision: what does not read,
@@ -276,9 +292,9 @@ extension NodeRuntime {
     }
 }
 
-/// A configuration check waiting for the other nodes' answers.
-struct ConfigCheck {
+/// A query to other runtimes waiting for their answers.
+struct PeerQuery {
     var waitingFor: Set<NodeID>
-    var answers: [NodeID: [String]]
-    var continuation: CheckedContinuation<[NodeID: [String]], Never>
+    var answers: [NodeID: AgentMessage]
+    var continuation: CheckedContinuation<[NodeID: AgentMessage], Never>
 }

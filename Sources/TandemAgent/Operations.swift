@@ -1,6 +1,8 @@
 import Logging
 import TandemCore
+import TandemConfig
 import TandemStore
+import TandemWire
 
 extension Event.Kind {
     /// An operator action, asked and answered (the reason names who asked).
@@ -211,5 +213,46 @@ extension NodeRuntime {
     /// The newest stored event's id (0: none).
     public nonisolated func lastStoredEventID() throws(StoreError) -> Int64 {
         try historyReader.lastEventID()
+    }
+}
+
+/// Limits of the API's reads that the runtime enforces too.
+public enum AgentAPILimits {
+    /// The most events a cluster-wide timeline asks of each node.
+    public static let clusterEvents = 1000
+}
+
+/// The cluster's events: every reachable node's newest, merged by time.
+public struct ClusterEvents: Sendable {
+    /// Oldest first.
+    public var events: [StoredEvent]
+    /// The nodes whose events are in (this one included), and those that did not answer.
+    public var answered: [String]
+    public var missing: [String]
+}
+
+extension NodeRuntime {
+    /// This node's newest `limit` stored events, oldest first.
+    nonisolated func newestEvents(_ limit: Int) throws(StoreError) -> [StoredEvent] {
+        let last = try historyReader.lastEventID()
+        return try historyReader.events(after: max(0, last - Int64(limit)), limit: limit)
+    }
+
+    /// The newest `limit` events of the whole cluster: this node's and those of every node a
+    /// link reaches (asked over the links; 2 s), merged by wall-clock time (each node's own
+    /// clock: nodes whose clocks disagree interleave by their clocks).
+    public func clusterEvents(limit: Int) async throws(StoreError) -> ClusterEvents {
+        let limit = min(max(1, limit), AgentAPILimits.clusterEvents)
+        var events = try newestEvents(limit)
+        let peers = file.cluster.nodes.map(\.id).filter { $0 != id && transport.isReachable($0) }
+        let answers = await ask(peers, within: .seconds(2)) { .eventsQuery(id: $0, limit: UInt32(limit)) }
+        for (_, answer) in answers {
+            guard case .eventsAnswer(_, let theirs) = answer else { continue }
+            events += theirs.map { StoredEvent(id: $0.id, wallTime: $0.wallTime, event: $0.event) }
+        }
+        events.sort { ($0.wallTime, $0.event.node.name, $0.id) < ($1.wallTime, $1.event.node.name, $1.id) }
+        let answered = ([id] + answers.keys).map(\.name).sorted()
+        let missing = file.cluster.nodes.map(\.id.name).filter { !answered.contains($0) }
+        return ClusterEvents(events: Array(events.suffix(limit)), answered: answered, missing: missing)
     }
 }

@@ -28,8 +28,8 @@ public actor NodeRuntime {
     /// could not (an alarm while set).
     var attemptedRevision: UInt64 = 0
     var configProblem: String?
-    /// Configuration checks waiting for the other nodes (`ConfigSync.swift`).
-    var configChecks: [UInt64: ConfigCheck] = [:]
+    /// Queries to the other nodes' runtimes waiting for answers (`ConfigSync.swift`).
+    var peerQueries: [UInt64: PeerQuery] = [:]
     let logger: Logger
     let store: Store
     var node: TandemNode

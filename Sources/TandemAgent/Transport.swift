@@ -283,7 +283,7 @@ final class Transport: @unchecked Sendable {
                 if link.up, silence > probeInterval * 4 {
                     link.up = false
                     link.consecutiveReplies = 0
-                    log("link \(k + 1) to \(id) is down: nothing heard for \(silence)")
+                    // The runtime records it as an event (logged once, at notice).
                     linkChanged?(id, k + 1, false, "nothing heard for \(silence)")
                 }
                 // Busy: the peer's protocol datagrams arrived within the interval (probes
@@ -340,7 +340,6 @@ final class Transport: @unchecked Sendable {
                     link.consecutiveReplies += 1
                     if !link.up, link.consecutiveReplies >= 2 {
                         link.up = true
-                        log("link \(k + 1) to \(opened.sender) is up, rtt \(link.rtt!)")
                         linkChanged?(opened.sender, k + 1, true, "two probes answered, rtt \(formatMilliseconds(link.rtt!.nanoseconds))")
                     }
                 }

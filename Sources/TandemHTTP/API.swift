@@ -49,7 +49,18 @@ public struct KVWriteBody: Codable, Sendable, ResponseEncodable {
 public struct EventsBody: Codable, Sendable, ResponseEncodable {
     public var events: [AgentStatus.EventRow]
     /// The last id returned (or `since` when none): pass it as `since` for the next page.
+    /// 0 for `scope=cluster` (no paging).
     public var last: Int64
+    /// With `scope=cluster`: the nodes whose events are in, and those that did not answer.
+    public var answered: [String]?
+    public var missing: [String]?
+
+    public init(events: [AgentStatus.EventRow], last: Int64, answered: [String]? = nil, missing: [String]? = nil) {
+        self.events = events
+        self.last = last
+        self.answered = answered
+        self.missing = missing
+    }
 }
 
 /// The outcome of an operator action, once committed and carried out.
@@ -117,6 +128,24 @@ public enum AgentAPI {
         router.get("/v1/events") { request, _ -> EventsBody in
             _ = try access.check(request, needs: .read, to: "reading events")
             let limit = try integerQuery(request, "limit", min: 1, max: Int64(maxEventPage)) ?? 100
+            switch request.uri.queryParameters["scope"] {
+            case nil, "node": break
+            case "cluster":
+                // The newest events of every node a link reaches, merged by time (ids are each
+                // node's own, so there is no paging).
+                guard request.uri.queryParameters["since"] == nil else {
+                    throw APIError(.badRequest, code: "invalid_since", "since pages one node's events (ids are per node); leave it out with scope=cluster")
+                }
+                do {
+                    let merged = try await runtime.clusterEvents(limit: Int(limit))
+                    return EventsBody(
+                        events: merged.events.map(AgentStatus.EventRow.init), last: 0, answered: merged.answered, missing: merged.missing)
+                } catch {
+                    throw APIError(.serviceUnavailable, code: "store_unavailable", "cannot read the events: \(error)")
+                }
+            case let other?:
+                throw APIError(.badRequest, code: "invalid_scope", "scope must be node (this node's events) or cluster (every reachable node's), got \(String(other).debugDescription)")
+            }
             let stored: [StoredEvent]
             let since: Int64
             do {
@@ -277,7 +306,12 @@ public enum AgentAPI {
         case let other?:
             throw APIError(.badRequest, code: "invalid_local", "local must be true or false, got \(String(other).debugDescription)")
         }
-        if case .refused(let refusal) = await runtime.request(.readBarrier) { throw APIError.refused(refusal) }
+        // During an election or a leadership transfer no leader is known for a moment: ask
+        // again (every 20 ms, for up to 5 s) rather than fail the read at once.
+        let deadline = AgentClock.now() + .seconds(5)
+        if case .refused(let refusal) = await runtime.requestRetryingWithoutLeader(.readBarrier, until: deadline) {
+            throw APIError.refused(refusal)
+        }
     }
 
     static func kvKey(_ context: BasicRequestContext) throws -> String {

@@ -71,7 +71,7 @@ enum DashboardPage {
       <tbody id="node-rows"></tbody></table>
   </section>
   <section class="wide">
-    <h2>Events (newest first)</h2>
+    <h2>Events of every node (newest first)</h2>
     <ul id="events"></ul>
   </section>
 </main>
@@ -205,8 +205,27 @@ function render(s) {
     ? s.alarms.map((a) => `<li class="${esc(a.severity)}" data-alarm="${esc(a.id)}"><b>${esc(a.severity)}</b> ${esc(a.message)} <span class="muted">since ${new Date(a.sinceWallMilliseconds).toLocaleTimeString()}</span></li>`).join("")
     : '<li class="muted">none</li>';
 
-  $("#events").innerHTML = s.events.slice().reverse().map(eventItem).join("");
+  if (!clusterEvents) $("#events").innerHTML = s.events.slice().reverse().map(eventItem).join("");
   document.body.dataset.loaded = "1";
+}
+
+// The timeline shows every reachable node's events (merged by time); this node's own, from
+// the status, until the first answer.
+let clusterEvents = false, eventsAsked = false;
+async function refreshEvents() {
+  if (eventsAsked) return;
+  eventsAsked = true;
+  try {
+    const response = await api("/v1/events?scope=cluster&limit=50");
+    if (!response.ok) return;
+    const body = await response.json();
+    clusterEvents = true;
+    $("#events").innerHTML = body.events.slice().reverse().map(eventItem).join("")
+      + (body.missing && body.missing.length ? `<li class="muted">not included (no answer): ${esc(body.missing.join(", "))}</li>` : "");
+  } catch (e) {
+  } finally {
+    eventsAsked = false;
+  }
 }
 
 function eventItem(e) {
@@ -223,6 +242,9 @@ async function refresh() {
     const response = await api("/v1/status");
     if (response.ok) render(await response.json());
     else say("status: HTTP " + response.status, true);
+    // Not awaited: a peer that just died may keep the cluster's answer for up to 2 s, and
+    // the status must not wait for it.
+    refreshEvents();
   } catch (e) {
     say("the agent does not answer: " + e, true);
   } finally {
@@ -251,7 +273,14 @@ document.addEventListener("click", (event) => {
 
 function follow() {
   const source = new EventSource("/v1/events/stream");
-  source.addEventListener("event", () => refresh());
+  source.addEventListener("event", (message) => {
+    // This node's event at once at the top of the timeline; the merged one follows.
+    try {
+      const e = JSON.parse(message.data);
+      $("#events").insertAdjacentHTML("afterbegin", eventItem(e));
+    } catch (error) {}
+    refresh();
+  });
   source.onerror = () => { source.close(); setTimeout(follow, 2000); };
 }
 

@@ -106,6 +106,19 @@ enum OpenAPIDocument {
               "maximum": 1000,
               "default": 100
             }
+          },
+          {
+            "name": "scope",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "enum": [
+                "node",
+                "cluster"
+              ]
+            },
+            "description": "node (default): this node's stored events, paged by since. cluster: the newest limit events of every node a link reaches (asked over the cluster's links, 2 s), merged by each node's wall clock; no paging (since is refused)."
           }
         ],
         "responses": {
@@ -1131,7 +1144,7 @@ enum OpenAPIDocument {
     },
     "responses": {
       "BadRequest": {
-        "description": "Bad input. code: invalid_limit, invalid_since, invalid_from, invalid_local, invalid_last_event_id, invalid_if_match, invalid_key, invalid_target, invalid_body (the JSON body is not what the endpoint takes), invalidKey (the store refuses the key), invalid (the cluster refuses the action, e.g. a witness as switchover target). For configuration: invalid_config (the file does not read; problems lists why), invalid_dry_run, invalid_revision.",
+        "description": "Bad input. code: invalid_limit, invalid_since, invalid_from, invalid_local, invalid_last_event_id, invalid_if_match, invalid_key, invalid_target, invalid_body (the JSON body is not what the endpoint takes), invalidKey (the store refuses the key), invalid (the cluster refuses the action, e.g. a witness as switchover target). For configuration: invalid_config (the file does not read; problems lists why), invalid_dry_run, invalid_revision. invalid_scope.",
         "content": {
           "application/json": {
             "schema": {
@@ -1733,7 +1746,21 @@ enum OpenAPIDocument {
           "last": {
             "type": "integer",
             "format": "int64",
-            "description": "The id of the last event returned, or since (or where the page started) when none: pass it as since for the next page."
+            "description": "The id of the last event returned, or since (or where the page started) when none: pass it as since for the next page. 0 with scope=cluster."
+          },
+          "answered": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "scope=cluster: the nodes whose events are included."
+          },
+          "missing": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "scope=cluster: the nodes that did not answer (no link up, or silent for 2 s)."
           }
         }
       },

@@ -18,10 +18,34 @@ public enum AgentMessage: Sendable, Equatable {
     case configCheck(id: UInt64, document: String)
     /// The answer: no problems, or why this node would refuse it.
     case configChecked(id: UInt64, problems: [String])
+    /// Your newest `limit` events, please (a cluster-wide timeline).
+    case eventsQuery(id: UInt64, limit: UInt32)
+    /// The answer: the node's newest events, oldest first.
+    case eventsAnswer(id: UInt64, events: [RecordedEvent])
+
+    /// The query an answer answers (nil for a query).
+    public var answers: UInt64? {
+        switch self {
+        case .configChecked(let id, _), .eventsAnswer(let id, _): id
+        case .configCheck, .eventsQuery: nil
+        }
+    }
+}
+
+/// An event as a node's store recorded it: its id there and its wall-clock time (ms).
+public struct RecordedEvent: Sendable, Equatable {
+    public var id: Int64
+    public var wallTime: Int64
+    public var event: Event
+    public init(id: Int64, wallTime: Int64, event: Event) {
+        self.id = id
+        self.wallTime = wallTime
+        self.event = event
+    }
 }
 
 enum AgentMessageTag: UInt8 {
-    case configCheck = 0, configChecked
+    case configCheck = 0, configChecked, eventsQuery, eventsAnswer
 }
 
 /// A link probe: a node sends one on link `link`, the peer replies on the same link echoing
@@ -80,6 +104,25 @@ extension WireCodec {
                 w.u8(AgentMessageTag.configChecked.rawValue)
                 w.varint(id)
                 w.array(problems) { $0.string($1) }
+            case .eventsQuery(let id, let limit):
+                w.u8(AgentMessageTag.eventsQuery.rawValue)
+                w.varint(id)
+                w.varint(UInt64(limit))
+            case .eventsAnswer(let id, let events):
+                w.u8(AgentMessageTag.eventsAnswer.rawValue)
+                w.varint(id)
+                w.array(events) { w, recorded in
+                    w.signed(recorded.id)
+                    w.signed(recorded.wallTime)
+                    let e = recorded.event
+                    w.string(e.kind.name)
+                    w.node(e.node)
+                    w.varint(e.term)
+                    w.optional(e.group) { $0.group($1) }
+                    w.optional(e.epoch) { $0.varint($1) }
+                    w.string(e.reason)
+                    w.string(e.evidence)
+                }
             }
         }
         return w.bytes
@@ -110,6 +153,34 @@ extension WireCodec {
                         let id = try r.field("id") { try $0.varint() }
                         let problems = try r.field("problems") { try $0.array { try $0.string() } }
                         return .configChecked(id: id, problems: problems)
+                    case .eventsQuery:
+                        let id = try r.field("id") { try $0.varint() }
+                        let limit = try r.field("limit") { r in
+                            let value = try r.varint()
+                            guard value <= UInt64(UInt32.max) else { throw r.invalid("limit \(value) is beyond 2^32-1") }
+                            return UInt32(value)
+                        }
+                        return .eventsQuery(id: id, limit: limit)
+                    case .eventsAnswer:
+                        let id = try r.field("id") { try $0.varint() }
+                        // An event is at least eight bytes (two numbers, four strings, two markers).
+                        let events = try r.field("events") { r in
+                            try r.array(minimumElementBytes: 8) { r in
+                                let stored = try r.field("id") { try $0.signed() }
+                                let wallTime = try r.field("wallTime") { try $0.signed() }
+                                let kind = try r.field("kind") { try $0.string() }
+                                let node = try r.field("node") { try $0.node() }
+                                let term = try r.field("term") { try $0.varint() }
+                                let group = try r.field("group") { try $0.optional { try $0.group() } }
+                                let epoch = try r.field("epoch") { try $0.optional { try $0.varint() } }
+                                let reason = try r.field("reason") { try $0.string() }
+                                let evidence = try r.field("evidence") { try $0.string() }
+                                return RecordedEvent(id: stored, wallTime: wallTime, event: Event(
+                                    kind: Event.Kind(kind), node: node, term: term, group: group, epoch: epoch,
+                                    reason: reason, evidence: evidence))
+                            }
+                        }
+                        return .eventsAnswer(id: id, events: events)
                     }
                 })
             }

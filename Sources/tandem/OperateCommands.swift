@@ -100,8 +100,9 @@ struct FreezeCommand: AsyncParsableCommand {
 /// `tandem events [--follow] [--since ID]`.
 struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "events", abstract: "Show the events one agent recorded (role changes with their reasons, links, checks, operator actions).")
+        commandName: "events", abstract: "Show the events one agent recorded (role changes with their reasons, links, checks, operator actions), or every node's.")
     @OptionGroup var options: APIOptions
+    @Flag(name: .long, help: "Every reachable node's newest events, merged by time (not with --since or --follow).") var cluster = false
     @Flag(name: .long, help: "Keep printing new events as they happen.") var follow = false
     @Option(name: .long, help: "Only events after this id (default: the last --limit).") var since: Int64?
     @Option(name: .long, help: "How many events to show (at most 1000).") var limit = 50
@@ -110,6 +111,15 @@ struct EventsCommand: AsyncParsableCommand {
     func run() async throws {
         guard (1...1000).contains(limit) else { throw CLIError("--limit must be from 1 to 1000") }
         let client = try options.client()
+        if cluster {
+            guard since == nil, !follow else { throw CLIError("--cluster shows the newest events of every node; it takes neither --since nor --follow (those follow one node)") }
+            let merged = try client.json(EventsBody.self, "GET", "/v1/events?scope=cluster&limit=\(limit)", timeout: .seconds(5))
+            for event in merged.events { print(line(event)) }
+            if let missing = merged.missing, !missing.isEmpty, !json {
+                FileHandle.standardError.write(Data("not included (no answer): \(missing.joined(separator: ", "))\n".utf8))
+            }
+            return
+        }
         var after: Int64
         var printed = 0
         if let since {

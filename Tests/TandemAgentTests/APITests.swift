@@ -185,6 +185,32 @@ extension AgentProcesses {
             #expect(reasons.contains { $0.hasPrefix("cleared major alarm no_ready_standby:svc") })
         }
 
+        /// The cluster's timeline, asked of the witness: the owner's activation and the
+        /// leader's decision are there (recorded on a), merged by time with w's own events.
+        @Test func clusterEventsMergeEveryNodesTimeline() throws {
+            let cluster = try startCluster()
+            let w = cluster.apiPort("w")
+            let answer = try httpCall("GET", port: w, path: "/v1/events?scope=cluster&limit=500", timeout: 5)
+            #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self))")
+            #expect(answer.json["answered"] as? [String] == ["a", "b", "w"], "\(answer.json)")
+            #expect(answer.json["missing"] as? [String] == [], "\(answer.json)")
+            let events = answer.json["events"] as? [[String: Any]] ?? []
+            let seen = Set(events.compactMap { e in (e["node"] as? String).map { "\($0):\(e["kind"] as? String ?? "")" } })
+            #expect(seen.contains("a:activated") && seen.contains("a:assigned") && seen.contains("w:started"), "\(seen.sorted())")
+            let times = events.compactMap { $0["wallMilliseconds"] as? Int64 ?? ($0["wallMilliseconds"] as? Int).map(Int64.init) }
+            #expect(times == times.sorted() && times.count == events.count)
+            #expect(try httpCall("GET", port: w, path: "/v1/events?scope=cluster&since=3").status == 400)
+            #expect(try httpCall("GET", port: w, path: "/v1/events?scope=everyone").json["code"] as? String == "invalid_scope")
+            // A node that is gone is named, and the others still answer.
+            cluster.signal("b", SIGKILL)
+            _ = cluster.waitExit("b", seconds: 5)
+            #expect(cluster.wait(seconds: 10) { cluster.status("w")?.links.filter { $0.peer == "b" }.allSatisfy { !$0.up } == true })
+            let without = try httpCall("GET", port: w, path: "/v1/events?scope=cluster&limit=20", timeout: 5)
+            #expect(without.json["missing"] as? [String] == ["b"], "\(without.json)")
+            let cli = try runCapturing([cluster.binary, "events", "--cluster", "--limit", "400", "--api", "127.0.0.1:\(w)"])
+            #expect(cli.status == 0 && cli.output.contains(" a activated") && cli.output.contains("not included (no answer): b"), "\(cli.output)")
+        }
+
         @Test func cliActsWithATokenFileAndFollowsStreams() throws {
             let cluster = try startCluster()
             let a = cluster.apiPort("a")

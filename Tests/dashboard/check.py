@@ -126,8 +126,10 @@ try:
     reason = evaluate(session, f"document.querySelector('tr[data-group=\"{group}\"]').textContent")
     if "failover" not in (reason or ""):
         failures.append(f"the group's row does not say why it moved: {reason!r}")
-    events = evaluate(session, "Array.from(document.querySelectorAll('#events li')).map(e => e.textContent).join('\\n')")
-    if "link_down" not in (events or ""):
+    # The page's node records the link going down (it arrives on the event stream).
+    link_down = "Array.from(document.querySelectorAll('#events li')).some(e => e.textContent.includes('link_down'))"
+    ok, _ = wait_for(session, link_down, True, 10)
+    if not ok:
         failures.append("the timeline shows no link going down")
     screenshot(session, "dashboard-after.png")
     if exceptions:
