@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // The pure core: the standard library only. No I/O, no clock, no unseeded randomness.
@@ -82,7 +83,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The HTTP API (status, events, actions, KV, metrics) on each node's `api` address.
+        // The HTTP API (status, events, actions, KV, metrics) on each node's `api` address (HTTPS with `api.tls`).
         .target(
             name: "TandemHTTP",
             dependencies: [
@@ -90,6 +91,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

@@ -582,15 +582,11 @@ struct FileParser {
 
     // MARK: - API and events
 
-    /// `api: {token_file: PATH, read: open|token}`.
+    /// `api: {token_file: PATH, read: open|token, tls: {cert_file: PATH, key_file: PATH}}`.
     private func api(_ at: Located) -> APISettings? {
         guard let fields = reader.mapping(
             at, allowed: ["token_file", "read", "tls"], expected: "{token_file: /etc/tandem/tokens, read: open}")
         else { return nil }
-        if fields.has("tls") {
-            reader.report(fields.at.path(of: "tls"), line: fields.line(of: "tls"),
-                          "tls is not supported yet; keep the api address on a management network or put a TLS proxy in front of it")
-        }
         let tokenFile = fields["token_file"].flatMap { reader.value($0, Values.absolutePath) }
         var reads = APISettings.Reads.open
         if let readAt = fields["read"], let text = reader.text(readAt) {
@@ -604,7 +600,28 @@ struct FileParser {
             reader.report(fields.at.path(of: "read"), line: fields.line(of: "read"),
                           "read: token needs api.token_file (the tokens that may read)")
         }
-        return APISettings(tokenFile: tokenFile, reads: reads)
+        var tls: APITLSSettings?
+        if fields.has("tls") {
+            tls = reader.require(fields, "tls", hint: "give {cert_file: /etc/tandem/api.crt, key_file: /etc/tandem/api.key}, or remove it to serve plain HTTP")
+                .flatMap { apiTLS($0) }
+        }
+        return APISettings(tokenFile: tokenFile, reads: reads, tls: tls)
+    }
+
+    /// `api.tls: {cert_file: PATH, key_file: PATH}`: both absolute paths of PEM files (read
+    /// and checked when the agent starts).
+    private func apiTLS(_ at: Located) -> APITLSSettings? {
+        guard let fields = reader.mapping(
+            at, allowed: ["cert_file", "key_file"], expected: "{cert_file: /etc/tandem/api.crt, key_file: /etc/tandem/api.key}")
+        else { return nil }
+        let certFile = reader.require(
+            fields, "cert_file", hint: "give the server's certificate (PEM, then any intermediate certificates), such as cert_file: /etc/tandem/api.crt")
+            .flatMap { reader.value($0, Values.absolutePath) }
+        let keyFile = reader.require(
+            fields, "key_file", hint: "give the certificate's private key (PEM, mode 0600), such as key_file: /etc/tandem/api.key")
+            .flatMap { reader.value($0, Values.absolutePath) }
+        guard let certFile, let keyFile else { return nil }
+        return APITLSSettings(certFile: certFile, keyFile: keyFile)
     }
 
     /// `events: {keep: N}`: how many events the store keeps (the oldest are deleted).

@@ -45,9 +45,46 @@ public struct APISettings: Sendable, Equatable {
     /// every endpoint is open to whoever reaches the address (the agent warns at start).
     public var tokenFile: String?
     public var reads: Reads
-    public init(tokenFile: String? = nil, reads: Reads = .open) {
+    /// With it the API serves HTTPS only; without it plain HTTP.
+    public var tls: APITLSSettings?
+    public init(tokenFile: String? = nil, reads: Reads = .open, tls: APITLSSettings? = nil) {
         self.tokenFile = tokenFile
         self.reads = reads
+        self.tls = tls
+    }
+}
+
+/// `api.tls:`: the API's certificate and private key, PEM files read when the agent starts
+/// (the key file must not be readable by group or others, see `SecretFile`).
+public struct APITLSSettings: Sendable, Equatable {
+    /// The server's certificate, then any intermediate certificates (PEM).
+    public var certFile: String
+    /// The certificate's private key (PEM, not encrypted).
+    public var keyFile: String
+    public init(certFile: String, keyFile: String) {
+        self.certFile = certFile
+        self.keyFile = keyFile
+    }
+}
+
+/// Files that hold secrets (the token file, the API's TLS key): each must be a regular file
+/// that group and others cannot read (mode 0600 or 0400), like the cluster key.
+public enum SecretFile {
+    /// What is wrong with the file at `path`, or nil when it may hold a secret. `what` names
+    /// it in the message ("the token file"), `key` is the setting that names it.
+    public static func problem(path: String, what: String, key: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            return "cannot read \(what) \(path): \(String(cString: strerror(errno))); check \(key)"
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            return "\(what) \(path) is not a regular file"
+        }
+        let mode = UInt32(info.st_mode) & 0o7777
+        if mode & 0o077 != 0 {
+            return "\(what) \(path) has mode \(String(mode, radix: 8)), which lets group or others read it; run `chmod 600 \(path)`"
+        }
+        return nil
     }
 }
 
@@ -63,17 +100,8 @@ public enum TokenFile {
     }
 
     public static func load(path: String) throws(LoadError) -> [APIToken] {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw LoadError(message: "cannot read the token file \(path): \(String(cString: strerror(errno))); check api.token_file")
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw LoadError(message: "the token file \(path) is not a regular file")
-        }
-        let mode = UInt32(info.st_mode) & 0o7777
-        if mode & 0o077 != 0 {
-            throw LoadError(
-                message: "the token file \(path) has mode \(String(mode, radix: 8)), which lets group or others read it; run `chmod 600 \(path)`")
+        if let problem = SecretFile.problem(path: path, what: "the token file", key: "api.token_file") {
+            throw LoadError(message: problem)
         }
         let text: String
         do {

@@ -342,13 +342,14 @@ public enum AgentAPI {
         }
     }
 
-    /// The API server on `host:port`: a Service for the agent's ServiceGroup (it stops
-    /// accepting and drains on graceful shutdown).
+    /// The API server on `host:port` (HTTPS only when `tls` is given): a Service for the
+    /// agent's ServiceGroup (it stops accepting and drains on graceful shutdown).
     public static func application(
-        runtime: NodeRuntime, access: APIAccess, host: String, port: Int, logger: Logger
+        runtime: NodeRuntime, access: APIAccess, host: String, port: Int, tls: APITLS? = nil, logger: Logger
     ) -> some Service {
         Application(
             router: router(runtime: runtime, access: access),
+            server: tls?.server ?? .http1(),
             configuration: .init(address: .hostname(host, port: port), serverName: "tandem"),
             logger: logger)
     }

@@ -52,8 +52,10 @@ struct AgentCommand: AsyncParsableCommand {
         for path in file.keyFiles {
             do { keys.append(try ClusterKey.load(path: path)) } catch { throw CLIError("\(error)") }
         }
-        // The token file is read before anything starts: a bad one is refused at once.
+        // The token file, TLS certificate and key are read before anything starts: a bad one
+        // is refused at once.
         let access = try apiAccess(file.api)
+        let tls = try apiTLS(file.api)
         try makeDirectory(file.dataDir)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -79,7 +81,11 @@ struct AgentCommand: AsyncParsableCommand {
             if access.isOpen {
                 logger.warning("api.token_file is not set: anyone who reaches \(api) can act on the cluster (switchover, maintenance, KV writes)")
             }
-            services.append(AgentAPI.application(runtime: runtime, access: access, host: api.host, port: api.port, logger: logger))
+            if let tls {
+                logger.info("the API serves HTTPS only, with \(tls.summary)")
+                for warning in tls.warnings { logger.warning("\(warning)") }
+            }
+            services.append(AgentAPI.application(runtime: runtime, access: access, host: api.host, port: api.port, tls: tls, logger: logger))
         } else {
             logger.warning("node \(node) has no api address: status and KV are not served")
         }
@@ -100,6 +106,16 @@ func apiAccess(_ settings: APISettings) throws -> APIAccess {
     guard let path = settings.tokenFile else { return .open }
     do {
         return APIAccess(tokens: try TokenFile.load(path: path), reads: settings.reads)
+    } catch {
+        throw CLIError("\(error)")
+    }
+}
+
+/// The API's certificate and key from `api.tls` (read and checked), or nil for plain HTTP.
+func apiTLS(_ settings: APISettings) throws -> APITLS? {
+    guard let tls = settings.tls else { return nil }
+    do {
+        return try APITLS(tls)
     } catch {
         throw CLIError("\(error)")
     }

@@ -29,8 +29,38 @@ import TandemCore
     #expect(problem(minimalYAML("api: {token_file: tokens}\n"), key: "api.token_file") != nil)
 }
 
-@Test func test_parse_api_tls_isRefusedAsNotSupported() {
-    expectProblem(minimalYAML("api: {tls: {cert: /c, key: /k}}\n"), key: "api.tls", line: 7, containing: ["not supported yet"])
+@Test func test_parse_api_tls_certAndKeyFiles() {
+    let file = parsed(minimalYAML("api: {token_file: /etc/tandem/tokens, tls: {cert_file: /etc/tandem/api.crt, key_file: /etc/tandem/api.key}}\n"))
+    #expect(file?.api == APISettings(
+        tokenFile: "/etc/tandem/tokens", reads: .open, tls: APITLSSettings(certFile: "/etc/tandem/api.crt", keyFile: "/etc/tandem/api.key")))
+    #expect(parsed(minimalYAML())?.api.tls == nil)
+}
+
+@Test func test_parse_api_tls_problemsNameTheKeyAndLine() {
+    // Block style: each key on its own line (api: is line 7).
+    expectProblem(minimalYAML("api:\n  tls:\n    cert_file: /etc/tandem/api.crt\n    key_file: api.key\n"),
+                  key: "api.tls.key_file", line: 10, containing: ["'api.key' is not an absolute path"])
+    expectProblem(minimalYAML("api:\n  tls:\n    cert_file: /etc/tandem/api.crt\n"),
+                  key: "api.tls.key_file", line: 9, containing: ["'key_file' is missing from api.tls", "mode 0600"])
+    expectProblem(minimalYAML("api: {tls: {key_file: /k}}\n"), key: "api.tls.cert_file", line: 7, containing: ["'cert_file' is missing"])
+    expectProblem(minimalYAML("api: {tls: {cert_file: /c, key_file: /k, ca_file: /ca}}\n"), key: "api.tls.ca_file", line: 7,
+                  containing: ["unknown key 'ca_file' in api.tls"])
+    expectProblem(minimalYAML("api:\n  read: open\n  tls:\n"), key: "api.tls", line: 9, containing: ["'tls' has no value", "cert_file"])
+    expectProblem(minimalYAML("api: {tls: on}\n"), key: "api.tls", line: 7, containing: ["expected {cert_file: /etc/tandem/api.crt"])
+}
+
+@Test func test_secretFile_refusesFilesGroupOrOthersCanRead() throws {
+    let path = NSTemporaryDirectory() + "tandem-secret-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    defer { unlink(path) }
+    #expect(SecretFile.problem(path: path, what: "the API's TLS key", key: "api.tls.key_file")
+        == "cannot read the API's TLS key \(path): No such file or directory; check api.tls.key_file")
+    try "-----BEGIN PRIVATE KEY-----\n".write(toFile: path, atomically: false, encoding: .utf8)
+    chmod(path, 0o640)
+    #expect(SecretFile.problem(path: path, what: "the API's TLS key", key: "api.tls.key_file")
+        == "the API's TLS key \(path) has mode 640, which lets group or others read it; run `chmod 600 \(path)`")
+    chmod(path, 0o400)
+    #expect(SecretFile.problem(path: path, what: "the API's TLS key", key: "api.tls.key_file") == nil)
+    #expect(SecretFile.problem(path: NSTemporaryDirectory(), what: "the API's TLS key", key: "api.tls.key_file")?.hasSuffix("is not a regular file") == true)
 }
 
 @Test func test_parse_events_keepTooSmall_isRefused() {
