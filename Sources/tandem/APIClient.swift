@@ -9,7 +9,7 @@ import Glibc
 
 /// The options every command that talks to an agent takes.
 struct APIOptions: ParsableArguments {
-    @Option(name: .long, help: "The agent's API: http://HOST:PORT or HOST:PORT (default: the lab if one runs, else the nodes of --config).")
+    @Option(name: .long, help: "The agent's API: http://HOST:PORT, https://HOST:PORT or HOST:PORT (default: the lab if one runs, else the nodes of --config).")
     var api: String?
     @Option(name: .long, help: "A configuration file: its nodes' API addresses are tried in turn (default /etc/tandem/tandem.yaml).")
     var config: String?
@@ -17,10 +17,19 @@ struct APIOptions: ParsableArguments {
     var node: String?
     @Option(name: .long, help: "A file holding the API token (else TANDEM_TOKEN; the lab's own token when a lab runs).")
     var tokenFile: String?
+    @Option(name: .long, help: "Over HTTPS: trust only the certificates in this PEM file, the CA that signed the agents' certificate or that certificate itself (else TANDEM_CA_FILE, else the system's trust store).")
+    var caFile: String?
 
     func client() throws -> APIClient {
-        let endpoints = try resolveEndpoints(api: api, config: config, node: node)
-        return APIClient(endpoints: endpoints, token: try token())
+        let target = try resolveEndpoints(api: api, config: config, node: node)
+        return APIClient(endpoints: target.endpoints, token: try token(), tls: target.https ? try ClientTLS(caFile: caFilePath()) : nil)
+    }
+
+    /// --ca-file, else TANDEM_CA_FILE.
+    func caFilePath() -> String? {
+        if let caFile { return caFile }
+        if let path = ProcessInfo.processInfo.environment["TANDEM_CA_FILE"], !path.isEmpty { return path }
+        return nil
     }
 
     /// --token-file, else TANDEM_TOKEN, else the lab's admin token when asking the lab.
@@ -50,16 +59,22 @@ func readTokenFile(_ path: String) throws -> String {
     throw CLIError("the token file \(path) holds no token")
 }
 
-/// Where to ask: `--api`, else the lab's nodes when a lab runs, else the config's nodes.
-func resolveEndpoints(api: String?, config: String?, node: String?) throws -> [Endpoint] {
+/// Where to ask: `--api`, else the lab's nodes when a lab runs, else the config's nodes;
+/// over HTTPS for an `https://` API or a config whose `api.tls` is set.
+func resolveEndpoints(api: String?, config: String?, node: String?) throws -> (endpoints: [Endpoint], https: Bool) {
     if var api {
-        if api.hasPrefix("http://") { api.removeFirst("http://".count) }
-        if api.hasPrefix("https://") { throw CLIError("--api: the agent serves plain HTTP only (TLS is not supported yet)") }
+        var https = false
+        if api.hasPrefix("http://") {
+            api.removeFirst("http://".count)
+        } else if api.hasPrefix("https://") {
+            api.removeFirst("https://".count)
+            https = true
+        }
         while api.hasSuffix("/") { api.removeLast() }
         guard let colon = api.lastIndex(of: ":"), let port = Int(api[api.index(after: colon)...]), (1...65535).contains(port) else {
-            throw CLIError("--api must be http://HOST:PORT or HOST:PORT, got \(api.debugDescription)")
+            throw CLIError("--api must be http://HOST:PORT, https://HOST:PORT or HOST:PORT, got \(api.debugDescription)")
         }
-        return [Endpoint(host: String(api[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)]
+        return ([Endpoint(host: String(api[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port)], https)
     }
     let path = config ?? (Lab.isRunning() ? Lab.configPath : "/etc/tandem/tandem.yaml")
     let file = try loadConfig(path)
@@ -72,7 +87,7 @@ func resolveEndpoints(api: String?, config: String?, node: String?) throws -> [E
     }
     let endpoints = ids.compactMap { file.addresses[$0]?.api }
     guard !endpoints.isEmpty else { throw CLIError("\(path): no node has an api address to ask") }
-    return endpoints
+    return (endpoints, file.api.tls != nil)
 }
 
 /// One agent's API, asked over the CLI's blocking HTTP client: the first endpoint that
@@ -80,6 +95,8 @@ func resolveEndpoints(api: String?, config: String?, node: String?) throws -> [E
 struct APIClient {
     var endpoints: [Endpoint]
     var token: String?
+    /// HTTPS with these trust roots; nil for plain HTTP.
+    var tls: ClientTLS? = nil
 
     struct ErrorBody: Decodable {
         var code: String
@@ -97,19 +114,24 @@ struct APIClient {
         if let token { headers["Authorization"] = "Bearer \(token)" }
         if !body.isEmpty, headers["Content-Type"] == nil { headers["Content-Type"] = "application/json" }
         var problems: [String] = []
+        var connected = false
         for endpoint in endpoints {
             let answer: HTTPClient.Answer
             do {
-                answer = try HTTPClient.request(method, host: endpoint.host, port: endpoint.port, path: path, headers: headers, body: body, timeout: timeout)
+                answer = try HTTPClient.request(
+                    method, host: endpoint.host, port: endpoint.port, path: path, headers: headers, body: body, timeout: timeout, tls: tls)
+            } catch let error as HTTPClient.TLSFailure {
+                throw CLIError(error.description)
             } catch {
                 problems.append("\(endpoint): \(error)")
+                connected = connected || !(error is HTTPClient.ConnectError)
                 continue
             }
             guard (200..<300).contains(answer.status) else { throw failure(answer, from: endpoint) }
             return answer
         }
         throw CLIError("no agent answered:\n  " + problems.joined(separator: "\n  ")
-            + "\nIs the agent running? (tandem lab starts a local cluster; systemctl status tandem on a node)")
+            + (connected ? "" : "\nIs the agent running? (tandem lab starts a local cluster; systemctl status tandem on a node)"))
     }
 
     /// GETs or POSTs and decodes the JSON answer.
@@ -151,11 +173,13 @@ struct APIClient {
         var problems: [String] = []
         for endpoint in endpoints {
             do {
-                try HTTPClient.stream("GET", host: endpoint.host, port: endpoint.port, path: path, headers: headers,
+                try HTTPClient.stream("GET", host: endpoint.host, port: endpoint.port, path: path, headers: headers, tls: tls,
                                       failure: { failure($0, from: endpoint) }, handle: handle)
                 return
             } catch let error as HTTPClient.ConnectError {
                 problems.append("\(endpoint): \(error)")
+            } catch let error as HTTPClient.TLSFailure {
+                throw CLIError(error.description)
             }
         }
         throw CLIError("no agent answered:\n  " + problems.joined(separator: "\n  "))

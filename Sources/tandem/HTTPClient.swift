@@ -4,8 +4,8 @@ import Glibc
 #endif
 
 /// A minimal blocking HTTP/1.1 client for the CLI, which talks to one local agent at a
-/// time (`Connection: close`, Content-Length or chunked answers). Timeouts on connect,
-/// send and receive.
+/// time (`Connection: close`, Content-Length or chunked answers), in plain HTTP or, given a
+/// `ClientTLS`, over TLS (see TLSClient.swift). Timeouts on connect, send and receive.
 enum HTTPClient {
     struct Answer {
         var status: Int
@@ -17,6 +17,17 @@ enum HTTPClient {
     /// A connection could not be made (the next endpoint may be tried).
     struct ConnectError: Error, CustomStringConvertible {
         var description: String
+    }
+
+    /// TLS with the agent failed (its certificate is not trusted, it does not speak TLS, …):
+    /// the message says what to do; asking another node of the same cluster would not help.
+    struct TLSFailure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Sending or receiving failed; `reason` is the system's word for it (or a timeout).
+    struct IOFailure: Error {
+        var reason: String
     }
 
     /// A connected socket with send and receive timeouts.
@@ -43,35 +54,43 @@ enum HTTPClient {
         return fd
     }
 
-    static func send(_ fd: Int32, method: String, host: String, port: Int, path: String, headers: [String: String], body: [UInt8]) throws {
+    /// A connection to `host:port`: the socket itself, or TLS over it when `tls` is given.
+    static func open(host: String, port: Int, timeout: Duration, tls: ClientTLS?) throws -> any Connection {
+        let fd = try connect(host: host, port: port, timeout: timeout)
+        guard let tls else { return SocketConnection(fd: fd) }
+        return try TLSConnection(fd: fd, host: host, port: port, tls: tls, timeout: timeout)
+    }
+
+    static func send(
+        _ connection: any Connection, method: String, host: String, port: Int, path: String, headers: [String: String], body: [UInt8]
+    ) throws {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         head += "\r\n"
-        let out = Array(head.utf8) + body
-        var offset = 0
-        while offset < out.count {
-            let n = out.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw CLIError("cannot send to \(host):\(port): \(String(cString: strerror(errno)))") }
-            offset += n
+        do {
+            try connection.write(Array(head.utf8) + body)
+        } catch let error as IOFailure {
+            throw CLIError("cannot send to \(host):\(port): \(error.reason)")
         }
     }
 
     static func request(
         _ method: String, host: String, port: Int, path: String, headers: [String: String] = [:],
-        body: [UInt8] = [], timeout: Duration = .seconds(5)
+        body: [UInt8] = [], timeout: Duration = .seconds(5), tls: ClientTLS? = nil
     ) throws -> Answer {
-        let fd = try connect(host: host, port: port, timeout: timeout)
-        defer { close(fd) }
-        try send(fd, method: method, host: host, port: port, path: path, headers: headers, body: body)
+        let connection = try open(host: host, port: port, timeout: timeout, tls: tls)
+        defer { connection.close() }
+        try send(connection, method: method, host: host, port: port, path: path, headers: headers, body: body)
         var data: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0, errno == EINTR { continue }
-            if n < 0 { throw CLIError("no answer from \(host):\(port): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            data.append(contentsOf: chunk[0..<n])
+            let bytes: [UInt8]
+            do {
+                bytes = try connection.read()
+            } catch let error as IOFailure {
+                throw CLIError("no answer from \(host):\(port): \(error.reason)")
+            }
+            if bytes.isEmpty { break }
+            data += bytes
         }
         return try parse(data, from: "\(host):\(port)")
     }
@@ -81,27 +100,29 @@ enum HTTPClient {
     /// and thrown as `failure(answer)`. The receive timeout (40 s) is longer than the
     /// agent's keep-alive interval (15 s): a silent connection is a dead one.
     static func stream(
-        _ method: String, host: String, port: Int, path: String, headers: [String: String],
+        _ method: String, host: String, port: Int, path: String, headers: [String: String], tls: ClientTLS? = nil,
         failure: (Answer) -> any Error, handle: (SSEMessage) throws -> Bool
     ) throws {
-        let fd = try connect(host: host, port: port, timeout: .seconds(40))
-        defer { close(fd) }
-        try send(fd, method: method, host: host, port: port, path: path, headers: headers, body: [])
+        let connection = try open(host: host, port: port, timeout: .seconds(40), tls: tls)
+        defer { connection.close() }
+        try send(connection, method: method, host: host, port: port, path: path, headers: headers, body: [])
         let source = "\(host):\(port)"
         var buffer: [UInt8] = []
         var head: (status: Int, chunked: Bool)?
         var decoder = ChunkDecoder()
         var events = SSEParser()
-        var chunk = [UInt8](repeating: 0, count: 16384)
         while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0, errno == EINTR { continue }
-            if n < 0 { throw CLIError("the stream from \(source) broke: \(String(cString: strerror(errno)))") }
-            if n == 0 {
-                if let head, head.status != 200 { throw failure(try parse(buffer, from: source)) }
+            let bytes: [UInt8]
+            do {
+                bytes = try connection.read()
+            } catch let error as IOFailure {
+                throw CLIError("the stream from \(source) broke: \(error.reason)")
+            }
+            if bytes.isEmpty {
+                if head == nil || head?.status != 200 { throw failure(try parse(buffer, from: source)) }
                 return
             }
-            buffer.append(contentsOf: chunk[0..<n])
+            buffer += bytes
             if head == nil {
                 guard let end = buffer.indices.first(where: { buffer[$0...].starts(with: [13, 10, 13, 10]) }) else { continue }
                 let parsed = try parse(Array(buffer[..<(end + 4)]), from: source)
@@ -110,9 +131,9 @@ enum HTTPClient {
                 buffer.removeFirst(end + 4)
             }
             guard let head, head.status == 200 else { continue }
-            let bytes = head.chunked ? try decoder.feed(buffer, from: source) : buffer
+            let decoded = head.chunked ? try decoder.feed(buffer, from: source) : buffer
             buffer.removeAll()
-            for message in events.feed(bytes) {
+            for message in events.feed(decoded) {
                 if try !handle(message) { return }
             }
         }
@@ -121,6 +142,10 @@ enum HTTPClient {
     static func parse(_ data: [UInt8], from source: String) throws -> Answer {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let end = data.indices.first(where: { data[$0...].starts(with: separator) }) else {
+            // A TLS server drops a plain request, at most with an alert record (0x15 0x03).
+            if data.isEmpty || data.starts(with: [0x15, 0x03]) {
+                throw CLIError("\(source) closed the connection without an HTTP answer; if the agent serves HTTPS (api.tls is set), use --api https://\(source)")
+            }
             throw CLIError("\(source) sent no complete HTTP answer")
         }
         let lines = String(decoding: data[..<end], as: UTF8.self).components(separatedBy: "\r\n")
@@ -140,6 +165,48 @@ enum HTTPClient {
             if decoder.isMidChunk { throw CLIError("\(source) sent a truncated chunk") }
         }
         return Answer(status: status, headers: headers, body: body)
+    }
+}
+
+/// One connection of the client. `read` returns the next bytes received, empty at the end
+/// of the stream; both throw `HTTPClient.IOFailure` when the socket fails or times out
+/// (and `HTTPClient.TLSFailure` when TLS does).
+protocol Connection: AnyObject {
+    func write(_ bytes: [UInt8]) throws
+    func read() throws -> [UInt8]
+    func close()
+}
+
+/// Plain HTTP: the socket itself (blocking, with the timeouts `HTTPClient.connect` set).
+final class SocketConnection: Connection {
+    private var fd: Int32
+    private var chunk = [UInt8](repeating: 0, count: 16384)
+
+    init(fd: Int32) { self.fd = fd }
+    deinit { close() }
+
+    func write(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else { throw HTTPClient.IOFailure(reason: String(cString: strerror(errno))) }
+            offset += n
+        }
+    }
+
+    func read() throws -> [UInt8] {
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { throw HTTPClient.IOFailure(reason: String(cString: strerror(errno))) }
+            return Array(chunk[0..<n])
+        }
+    }
+
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
     }
 }
 
