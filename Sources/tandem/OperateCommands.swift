@@ -141,6 +141,7 @@ struct EventsCommand: AsyncParsableCommand {
             if printed == 0, !json { FileHandle.standardError.write(Data("no events after id \(after)\n".utf8)) }
             return
         }
+        flushOutput()  // the history now, not with the first new event (when piped)
         try client.follow("/v1/events/stream?since=\(after)") { message in
             guard message.event == "event", let row = try? JSONDecoder().decode(AgentStatus.EventRow.self, from: Data(message.data.utf8))
             else { return true }
