@@ -7,8 +7,27 @@ enum OpenAPIDocument {
   "info": {
     "title": "Tandem agent API",
     "version": "1",
-    "description": "The local HTTP API of a Tandem agent: status, events, operator actions, the replicated KV store, metrics. Every error is JSON {code, message} (the Error schema).\n\nAccess: with api.token_file, calls carry Authorization: Bearer TOKEN; each token has a role, read < operate < admin. Reads (GET) need a read token only when api.read is token (else a token is optional; a token that is sent must be valid), except the configuration file and its history, which need operate; operator actions and KV writes need operate; configuration changes need admin. Without a token file every endpoint is open. Missing or invalid token: 401 unauthorized; role too low: 403 forbidden.\n\nAn unknown path or a method a path does not take: 404 not_found. A 500 (code internal or unexpected) is a bug."
+    "description": "The local HTTP API of a Tandem agent: status, events, operator actions, the replicated KV store, metrics. Every error is JSON {code, message} (the Error schema).\n\nTransport: plain HTTP on each node's api address, or HTTPS only when the configuration sets api.tls (cert_file, key_file); then a plain HTTP request gets no answer.\n\nAccess: with api.token_file, calls carry Authorization: Bearer TOKEN; each token has a role, read < operate < admin. Reads (GET) need a read token only when api.read is token (else a token is optional; a token that is sent must be valid), except the configuration file and its history, which need operate; operator actions and KV writes need operate; configuration changes need admin. Without a token file every endpoint is open. Missing or invalid token: 401 unauthorized; role too low: 403 forbidden.\n\nAn unknown path or a method a path does not take: 404 not_found. A 500 (code internal or unexpected) is a bug."
   },
+  "servers": [
+    {
+      "url": "{scheme}://{address}",
+      "description": "A node's api address: http, or https when api.tls is set (then https only).",
+      "variables": {
+        "scheme": {
+          "enum": [
+            "http",
+            "https"
+          ],
+          "default": "http"
+        },
+        "address": {
+          "default": "127.0.0.1:7480",
+          "description": "HOST:PORT, the node's api setting"
+        }
+      }
+    }
+  ],
   "tags": [
     {
       "name": "status",
