@@ -30,7 +30,7 @@ public struct APITLS: Sendable {
 
     /// Reads `settings.certFile` (the server's certificate, then any intermediates) and
     /// `settings.keyFile` (its private key, mode 0600 or 0400) and checks that they belong together.
-    public init(_ settings: APITLSSettings, now: Date = Date()) throws(LoadError) {
+    public init(_ settings: APITLSSettings) throws(LoadError) {
         let certFile = settings.certFile
         let keyFile = settings.keyFile
         if let problem = SecretFile.problem(path: keyFile, what: "the API's TLS key file", key: "api.tls.key_file") {
@@ -74,6 +74,7 @@ public struct APITLS: Sendable {
         self.configuration = configuration
         let expiry = Date(timeIntervalSince1970: TimeInterval(leaf.notValidAfter))
         summary = "\(certFile) (\(leaf.description)), valid until \(expiry)"
+        let now = Date()
         var warnings: [String] = []
         if expiry < now {
             warnings.append("the API's TLS certificate \(certFile) expired on \(expiry): clients will refuse it; renew it and restart the agent")

@@ -92,7 +92,16 @@ enum HTTPClient {
             if bytes.isEmpty { break }
             data += bytes
         }
+        if tls == nil { try checkNotTLS(data, from: "\(host):\(port)") }
         return try parse(data, from: "\(host):\(port)")
+    }
+
+    /// A TLS server drops a plain HTTP request unanswered, at most with an alert record
+    /// (0x15 0x03): say so, rather than that the answer was incomplete.
+    static func checkNotTLS(_ data: [UInt8], from source: String) throws {
+        if data.isEmpty || data.starts(with: [0x15, 0x03]) {
+            throw CLIError("\(source) closed the connection without an HTTP answer; if the agent serves HTTPS (api.tls is set), use --api https://\(source)")
+        }
     }
 
     /// A streaming GET of server-sent events: calls `handle` with each message until it
@@ -119,6 +128,7 @@ enum HTTPClient {
                 throw CLIError("the stream from \(source) broke: \(error.reason)")
             }
             if bytes.isEmpty {
+                if head == nil, tls == nil { try checkNotTLS(buffer, from: source) }
                 if head == nil || head?.status != 200 { throw failure(try parse(buffer, from: source)) }
                 return
             }
@@ -142,10 +152,6 @@ enum HTTPClient {
     static func parse(_ data: [UInt8], from source: String) throws -> Answer {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard let end = data.indices.first(where: { data[$0...].starts(with: separator) }) else {
-            // A TLS server drops a plain request, at most with an alert record (0x15 0x03).
-            if data.isEmpty || data.starts(with: [0x15, 0x03]) {
-                throw CLIError("\(source) closed the connection without an HTTP answer; if the agent serves HTTPS (api.tls is set), use --api https://\(source)")
-            }
             throw CLIError("\(source) sent no complete HTTP answer")
         }
         let lines = String(decoding: data[..<end], as: UTF8.self).components(separatedBy: "\r\n")
