@@ -28,6 +28,9 @@ public actor NodeRuntime {
     /// could not (an alarm while set).
     var attemptedRevision: UInt64 = 0
     var configProblem: String?
+    /// Per group: the epoch of its present owner and when this node learned of it (wall ms).
+    var ownerSince: [GroupID: (epoch: Epoch, wall: Int64?)] = [:]
+    var ownersSeenAt: LogIndex = 0
     /// Queries to the other nodes' runtimes waiting for answers (`ConfigSync.swift`).
     var peerQueries: [UInt64: PeerQuery] = [:]
     let logger: Logger
@@ -149,6 +152,9 @@ public actor NodeRuntime {
 
     func begin(_ transport: Transport) {
         self.transport = transport
+        // Owners from before this start: when they took over is not known here.
+        for (group, g) in node.state.groups where g.owner != nil { ownerSince[group] = (g.epoch, nil) }
+        ownersSeenAt = node.state.applied
         feed(.start)
         precondition(node.incarnation == transport.sealer.incarnation, "the core's incarnation differs from the sealer's")
         feed(.running(software: TandemVersion.current, configRevision: file.cluster.revision))
@@ -179,6 +185,7 @@ public actor NodeRuntime {
         execute(directives)
         if !kvWatchers.isEmpty, node.state.kv.revision != watchedRevision { notifyWatchers() }
         if node.state.config.revision != file.cluster.revision { followConfig() }
+        if node.state.applied != ownersSeenAt { noteOwners() }
     }
 
     func execute(_ directives: [Directive]) {
@@ -366,6 +373,14 @@ public actor NodeRuntime {
         // A resource change of a new configuration revision waited for the group to stop.
         if groupsInFlight[group, default: 0] == 0, node.activeGroups[group] == nil { hands.settle(group) }
         feed(.groupStopped(group: group, epoch: epoch))
+    }
+
+    /// Notes when each group's owner changed, as this node learns it (for the status).
+    func noteOwners() {
+        ownersSeenAt = node.state.applied
+        for (group, g) in node.state.groups where g.owner != nil && ownerSince[group]?.epoch != g.epoch {
+            ownerSince[group] = (g.epoch, AgentClock.wallMilliseconds())
+        }
     }
 
     /// The configuration revision of the group's resources here (the guard stops them by it).

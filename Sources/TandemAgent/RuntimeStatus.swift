@@ -44,7 +44,9 @@ extension NodeRuntime {
             groups.append(AgentStatus.GroupRow(
                 id: config.id.name, owner: g?.owner?.name, epoch: g?.epoch ?? 0, reason: g?.reason ?? "",
                 activeHere: node.activeGroups[config.id] != nil, phase: node.localPhase(config.id),
-                readyStandbys: ready, notReady: notReady, mismatched: mismatched, pending: pending))
+                readyStandbys: ready, notReady: notReady, mismatched: mismatched, pending: pending,
+                ownerSinceWallMilliseconds: ownerSince[config.id].flatMap { $0.epoch == g?.epoch ? $0.wall : nil },
+                ownerSinceIndex: g?.since ?? 0))
         }
         let rejected = transport.map { t in
             Dictionary(uniqueKeysWithValues: t.opener.rejections.map { ("\($0.key)", $0.value) })

@@ -41,6 +41,10 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         /// configuration revision than the cluster's (they can take over; look before they do).
         public var mismatched: [String: String]
         public var pending: String?
+        /// When this node learned that the present owner took the group at the present epoch
+        /// (wall clock, ms; nil: not since this agent started), and the log index of that move.
+        public var ownerSinceWallMilliseconds: Int64?
+        public var ownerSinceIndex: UInt64
     }
 
     public struct LinkRow: Codable, Sendable, Equatable {

@@ -1545,7 +1545,8 @@ enum OpenAPIDocument {
           "activeHere",
           "readyStandbys",
           "notReady",
-          "mismatched"
+          "mismatched",
+          "ownerSinceIndex"
         ],
         "properties": {
           "id": {
@@ -1597,6 +1598,17 @@ enum OpenAPIDocument {
             "additionalProperties": {
               "type": "string"
             }
+          },
+          "ownerSinceWallMilliseconds": {
+            "type": "integer",
+            "format": "int64",
+            "description": "When this node learned that the present owner took the group at the present epoch (Unix ms, this node's clock). Absent when that was before this agent started."
+          },
+          "ownerSinceIndex": {
+            "type": "integer",
+            "format": "int64",
+            "minimum": 0,
+            "description": "The log index of the entry that made the present owner the owner (0: none yet)."
           }
         }
       },

@@ -65,11 +65,15 @@ enum StatusTable {
                          health.isEmpty ? "-" : health, n.maintenance ? "yes" : "no", version, revision])
         }
         out += table(rows) + "\n"
-        rows = [["GROUP", "OWNER", "EPOCH", "HERE", "READY STANDBY", "NOT READY", "REASON"]]
+        rows = [["GROUP", "OWNER", "EPOCH", "SINCE", "HERE", "READY STANDBY", "NOT READY", "REASON"]]
+        let clock = DateFormatter()
+        clock.dateFormat = "yyyy-MM-dd HH:mm:ss"
         for g in s.groups {
             let notReady = (g.notReady.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
                 + g.mismatched.sorted { $0.key < $1.key }.map { "\($0.key) (ready, but) \($0.value)" }).joined(separator: "; ")
-            rows.append([g.id, g.owner ?? bad("none"), String(g.epoch), g.phase ?? "-",
+            let since = g.ownerSinceWallMilliseconds.map { clock.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) }
+                ?? (g.ownerSinceIndex > 0 ? "log index \(g.ownerSinceIndex)" : "-")
+            rows.append([g.id, g.owner ?? bad("none"), String(g.epoch), since, g.phase ?? "-",
                          g.readyStandbys.isEmpty ? bad("none") : ok(g.readyStandbys.joined(separator: ",")),
                          notReady.isEmpty ? "-" : notReady, g.reason])
         }
