@@ -220,7 +220,10 @@ extension NodeRuntime {
         case .eventsQuery(let queryID, let limit):
             let events = (try? newestEvents(Int(min(limit, UInt32(AgentAPILimits.clusterEvents))))) ?? []
             answer = .eventsAnswer(id: queryID, events: events.map { RecordedEvent(id: $0.id, wallTime: $0.wallTime, event: $0.event) })
-        case .configChecked, .eventsAnswer:
+        case .drillFault, .drillEnd, .digestQuery:
+            guard let reply = drillMessage(message) else { return }
+            answer = reply
+        case .configChecked, .eventsAnswer, .drillAck, .digestAnswer:
             return
         }
         transport.send(.agent(answer), to: peer)

@@ -47,6 +47,8 @@ public final class Hands: Sendable {
         var reported: [GroupID: Bool] = [:]
         var active: Set<GroupID> = []
         var onChange: (@Sendable (HealthChange) -> Void)?
+        /// Groups a drill makes fail here (`service-failure`), with the reason given.
+        var forced: [GroupID: String] = [:]
     }
 
     public init(file: TandemFile, node: NodeID, logger: Logger) {
@@ -257,10 +259,10 @@ public final class Hands: Sendable {
         let change: HealthChange? = state.withLock { s in
             if let checks { s.checksPass[group] = checks }
             if let resources { s.resourcesPass[group] = resources }
-            let passing = (s.checksPass[group] ?? true) && (s.resourcesPass[group] ?? true)
+            let passing = s.forced[group] == nil && (s.checksPass[group] ?? true) && (s.resourcesPass[group] ?? true)
             guard (s.reported[group] ?? true) != passing else { return nil }
             s.reported[group] = passing
-            return .group(group, passing: passing, reason: reason)
+            return .group(group, passing: passing, reason: s.forced[group] ?? reason)
         }
         if let change, let onChange = state.withLock({ $0.onChange }) { onChange(change) }
     }
@@ -275,6 +277,13 @@ public final class Hands: Sendable {
         guard changed else { return }
         activity.yield((group, active))
         if !active { update(group, reason: "") }
+    }
+
+    /// A drill's service failure: the group's health is reported failing here while
+    /// `reason` is set (its checks keep running), and as its checks say again after.
+    public func forceFailing(_ group: GroupID, reason: String?) {
+        state.withLock { $0.forced[group] = reason }
+        update(group, reason: reason ?? "")
     }
 
     /// Tells every notifier about an event (never blocks).

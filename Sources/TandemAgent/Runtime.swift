@@ -31,6 +31,9 @@ public actor NodeRuntime {
     /// Per group: the epoch of its present owner and when this node learned of it (wall ms).
     var ownerSince: [GroupID: (epoch: Epoch, wall: Int64?)] = [:]
     var ownersSeenAt: LogIndex = 0
+    /// A drill's fault injected here (`DrillFaults.swift`), and the drills this node runs.
+    var activeFault: ActiveFault?
+    var drills: [String: DrillRecord] = [:]
     /// Queries to the other nodes' runtimes waiting for answers (`ConfigSync.swift`).
     var peerQueries: [UInt64: PeerQuery] = [:]
     let logger: Logger

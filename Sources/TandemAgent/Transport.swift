@@ -31,6 +31,10 @@ final class Transport: @unchecked Sendable {
     /// Messages between runtimes (configuration checks).
     var deliverAgent: ((NodeID, AgentMessage) -> Void)?
     let log: (String) -> Void
+    /// Links silenced by a drill (0-based): nothing is sent on them and what arrives is
+    /// dropped, as if the cable were pulled, except the drills' own messages.
+    var muted: Set<Int> = []
+    var allMuted: Bool { !muted.isEmpty && muted.count >= localLinks.count }
     /// Told when a link to a peer comes up or goes down: peer, link (1-based), up, why.
     var linkChanged: ((NodeID, Int, Bool, String) -> Void)?
 
@@ -180,24 +184,28 @@ final class Transport: @unchecked Sendable {
     func send(_ payload: Payload, to node: NodeID) {
         guard peers[node] != nil else { return }
         let (packet, channel) = sealer.seal(payload, datagramLimit: Self.maxDatagramBytes)
+        // A drill's own messages pass its silenced links (so that it can be ended early).
+        let drill = if case .agent = payload { true } else { false }
         switch channel {
-        case .datagram: sendDatagram(packet, to: node)
-        case .stream: sendFrame(packet, to: node)
+        case .datagram: sendDatagram(packet, to: node, drill: drill)
+        case .stream: sendFrame(packet, to: node, drill: drill)
         }
     }
 
-    /// On every link that is up, or on all when none is (a link may be up unnoticed).
-    func sendDatagram(_ buffer: ByteBuffer, to node: NodeID) {
+    /// On every link that is up, or on all when none is (a link may be up unnoticed); on
+    /// every link for a drill's message.
+    func sendDatagram(_ buffer: ByteBuffer, to node: NodeID, drill: Bool = false) {
         guard let peer = peers[node] else { return }
         let upLinks = peer.links.indices.filter { peer.links[$0].up }
-        for k in (upLinks.isEmpty ? Array(peer.links.indices) : upLinks) {
-            sendDatagram(buffer, to: node, link: k)
+        for k in (upLinks.isEmpty || drill ? Array(peer.links.indices) : upLinks) {
+            sendDatagram(buffer, to: node, link: k, drill: drill)
         }
     }
 
     /// Queues the datagram on link `k`'s socket; `flush()` sends everything queued, several
     /// datagrams per system call (sendmmsg), so a heartbeat round costs one call per link.
-    func sendDatagram(_ buffer: ByteBuffer, to node: NodeID, link k: Int) {
+    func sendDatagram(_ buffer: ByteBuffer, to node: NodeID, link k: Int, drill: Bool = false) {
+        if !muted.isEmpty, !drill, muted.contains(k) { return }
         guard let address = peers[node]?.addresses[k], k < udp.count, let channel = udp[k] else { return }
         channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
         if !unflushed.contains(k) { unflushed.append(k) }
@@ -209,7 +217,8 @@ final class Transport: @unchecked Sendable {
         unflushed.removeAll(keepingCapacity: true)
     }
 
-    func sendFrame(_ buffer: ByteBuffer, to node: NodeID) {
+    func sendFrame(_ buffer: ByteBuffer, to node: NodeID, drill: Bool = false) {
+        if allMuted, !drill { return }
         guard var peer = peers[node] else { return }
         switch peer.stream {
         case .connected(let channel, _):
@@ -319,6 +328,11 @@ final class Transport: @unchecked Sendable {
         case .failure:
             return  // counted by reason in the opener
         case .success(let opened):
+            if !muted.isEmpty, muted.contains(k) {
+                // Silenced by a drill: as if nothing came, except the drill's own messages.
+                if case .agent(let message) = opened.payload { deliverAgent?(opened.sender, message) }
+                return
+            }
             let now = AgentClock.now()
             guard var peer = peers[opened.sender], k < peer.links.count else { return }
             peer.links[k].lastSeen = now
@@ -358,6 +372,7 @@ final class Transport: @unchecked Sendable {
 
     func receivedFrame(_ buffer: ByteBuffer) {
         guard case .success(let opened) = opener.open(buffer) else { return }
+        if allMuted, case .core = opened.payload { return }
         switch opened.payload {
         case .core(let message): deliver(opened.sender, message)
         case .agent(let message): deliverAgent?(opened.sender, message)

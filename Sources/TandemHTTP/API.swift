@@ -241,6 +241,7 @@ public enum AgentAPI {
             return try await write(.delete(key: key, ifRevision: try ifMatch(request)), runtime)
         }
         addConfigRoutes(router, runtime: runtime, access: access)
+        addDrillRoutes(router, runtime: runtime, access: access)
         return router
     }
 
@@ -255,6 +256,7 @@ public enum AgentAPI {
         (["v1", "nodes", "*", "maintenance"], ["POST"]), (["v1", "freeze"], ["POST"]),
         (["v1", "kv"], ["GET"]), (["v1", "kv", "watch"], ["GET"]), (["v1", "kv", "**"], ["GET", "PUT", "DELETE"]),
         (["v1", "config"], ["GET", "POST"]), (["v1", "config", "history"], ["GET"]), (["v1", "config", "rollback"], ["POST"]),
+        (["v1", "drills"], ["GET", "POST"]), (["v1", "drills", "*"], ["GET"]), (["v1", "drills", "*", "report.html"], ["GET"]),
     ]
 
     /// The methods the route of `path` takes (nil: no route has this path).

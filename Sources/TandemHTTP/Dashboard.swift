@@ -88,7 +88,15 @@ function esc(text) {
 async function api(path, options = {}) {
   const headers = Object.assign({}, options.headers || {});
   if (token) headers["Authorization"] = "Bearer " + token;
-  const response = await fetch(path, Object.assign({}, options, { headers }));
+  // Never wait forever: a request lost with a dying connection must not stop the page.
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), options.timeout || 5000);
+  let response;
+  try {
+    response = await fetch(path, Object.assign({}, options, { headers, signal: abort.signal }));
+  } finally {
+    clearTimeout(timer);
+  }
   if ((response.status === 401 || response.status === 403) && !options.retried) {
     const body = await response.json().catch(() => ({}));
     const entered = prompt((body.message || "A token is needed") + "\n\nToken (from api.token_file):", "");

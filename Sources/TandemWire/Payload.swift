@@ -22,14 +22,49 @@ public enum AgentMessage: Sendable, Equatable {
     case eventsQuery(id: UInt64, limit: UInt32)
     /// The answer: the node's newest events, oldest first.
     case eventsAnswer(id: UInt64, events: [RecordedEvent])
+    /// A drill's fault: start it now on the receiving node, and end it after `milliseconds`
+    /// whatever happens (or when `drillEnd` comes).
+    case drillFault(id: UInt64, drill: UInt64, fault: DrillFault, milliseconds: UInt32)
+    /// End drill `drill`'s fault now.
+    case drillEnd(id: UInt64, drill: UInt64)
+    /// The answer to a fault or an end: "" when done, else why not.
+    case drillAck(id: UInt64, problem: String)
+    /// What has this node applied, and what is its KV store's digest?
+    case digestQuery(id: UInt64)
+    case digestAnswer(id: UInt64, applied: UInt64, kvRevision: UInt64, digest: UInt64)
 
     /// The query an answer answers (nil for a query).
     public var answers: UInt64? {
         switch self {
-        case .configChecked(let id, _), .eventsAnswer(let id, _): id
-        case .configCheck, .eventsQuery: nil
+        case .configChecked(let id, _), .eventsAnswer(let id, _), .drillAck(let id, _), .digestAnswer(let id, _, _, _): id
+        case .configCheck, .eventsQuery, .drillFault, .drillEnd, .digestQuery: nil
         }
     }
+}
+
+/// A fault a drill injects into one node's agent (it always ends at its time limit).
+public enum DrillFault: Sendable, Equatable, CustomStringConvertible {
+    /// As if the node lost power: every link silent, its groups' resources stopped at once.
+    case powerLoss
+    /// Every link silent; the node keeps running (it must demote itself).
+    case isolation
+    /// One link silent (0-based).
+    case link(UInt8)
+    /// The group's health reported failing on this node.
+    case service(GroupID)
+
+    public var description: String {
+        switch self {
+        case .powerLoss: "power loss (every link silent, resources stopped)"
+        case .isolation: "isolation (every link silent)"
+        case .link(let k): "link \(k + 1) silent"
+        case .service(let group): "\(group) reported failing"
+        }
+    }
+}
+
+enum DrillFaultTag: UInt8 {
+    case powerLoss = 0, isolation, link, service
 }
 
 /// An event as a node's store recorded it: its id there and its wall-clock time (ms).
@@ -45,7 +80,7 @@ public struct RecordedEvent: Sendable, Equatable {
 }
 
 enum AgentMessageTag: UInt8 {
-    case configCheck = 0, configChecked, eventsQuery, eventsAnswer
+    case configCheck = 0, configChecked, eventsQuery, eventsAnswer, drillFault, drillEnd, drillAck, digestQuery, digestAnswer
 }
 
 /// A link probe: a node sends one on link `link`, the peer replies on the same link echoing
@@ -123,6 +158,38 @@ extension WireCodec {
                     w.string(e.reason)
                     w.string(e.evidence)
                 }
+            case .drillFault(let id, let drill, let fault, let milliseconds):
+                w.u8(AgentMessageTag.drillFault.rawValue)
+                w.varint(id)
+                w.varint(drill)
+                switch fault {
+                case .powerLoss: w.u8(DrillFaultTag.powerLoss.rawValue)
+                case .isolation: w.u8(DrillFaultTag.isolation.rawValue)
+                case .link(let k):
+                    w.u8(DrillFaultTag.link.rawValue)
+                    w.u8(k)
+                case .service(let group):
+                    w.u8(DrillFaultTag.service.rawValue)
+                    w.group(group)
+                }
+                w.varint(UInt64(milliseconds))
+            case .drillEnd(let id, let drill):
+                w.u8(AgentMessageTag.drillEnd.rawValue)
+                w.varint(id)
+                w.varint(drill)
+            case .drillAck(let id, let problem):
+                w.u8(AgentMessageTag.drillAck.rawValue)
+                w.varint(id)
+                w.string(problem)
+            case .digestQuery(let id):
+                w.u8(AgentMessageTag.digestQuery.rawValue)
+                w.varint(id)
+            case .digestAnswer(let id, let applied, let kvRevision, let digest):
+                w.u8(AgentMessageTag.digestAnswer.rawValue)
+                w.varint(id)
+                w.varint(applied)
+                w.varint(kvRevision)
+                w.varint(digest)
             }
         }
         return w.bytes
@@ -181,6 +248,39 @@ extension WireCodec {
                             }
                         }
                         return .eventsAnswer(id: id, events: events)
+                    case .drillFault:
+                        let id = try r.field("id") { try $0.varint() }
+                        let drill = try r.field("drill") { try $0.varint() }
+                        let fault = try r.field("fault") { r -> DrillFault in
+                            switch try r.tag(DrillFaultTag.self, "DrillFault") {
+                            case .powerLoss: return .powerLoss
+                            case .isolation: return .isolation
+                            case .link: return .link(try r.field("link") { try $0.u8() })
+                            case .service: return .service(try r.field("group") { try $0.group() })
+                            }
+                        }
+                        let milliseconds = try r.field("milliseconds") { r in
+                            let value = try r.varint()
+                            guard value <= UInt64(UInt32.max) else { throw r.invalid("\(value) ms is beyond 2^32-1") }
+                            return UInt32(value)
+                        }
+                        return .drillFault(id: id, drill: drill, fault: fault, milliseconds: milliseconds)
+                    case .drillEnd:
+                        let id = try r.field("id") { try $0.varint() }
+                        let drill = try r.field("drill") { try $0.varint() }
+                        return .drillEnd(id: id, drill: drill)
+                    case .drillAck:
+                        let id = try r.field("id") { try $0.varint() }
+                        let problem = try r.field("problem") { try $0.string() }
+                        return .drillAck(id: id, problem: problem)
+                    case .digestQuery:
+                        return .digestQuery(id: try r.field("id") { try $0.varint() })
+                    case .digestAnswer:
+                        let id = try r.field("id") { try $0.varint() }
+                        let applied = try r.field("applied") { try $0.varint() }
+                        let kvRevision = try r.field("kvRevision") { try $0.varint() }
+                        let digest = try r.field("digest") { try $0.varint() }
+                        return .digestAnswer(id: id, applied: applied, kvRevision: kvRevision, digest: digest)
                     }
                 })
             }

@@ -9,6 +9,6 @@ struct Tandem: AsyncParsableCommand {
         subcommands: [
             AgentCommand.self, StatusCommand.self, SwitchoverCommand.self, FailbackCommand.self, MaintenanceCommand.self,
             FreezeCommand.self, EventsCommand.self, KVCommand.self, LabCommand.self, ConfigCommand.self, KeygenCommand.self,
-            VersionCommand.self, GuardCommand.self, ProbeCommand.self, EchoCommand.self,
+            DrillCommand.self, VersionCommand.self, GuardCommand.self, ProbeCommand.self, EchoCommand.self,
         ])
 }

@@ -152,6 +152,19 @@ import Testing
             .agent(.configCheck(id: UInt64.max, document: "cluster: lab\nrevision: 2 # é\n")),
             .agent(.configChecked(id: 7, problems: [])),
             .agent(.configChecked(id: 8, problems: ["nodes.w: its link or api addresses changed", ""])),
+            .agent(.eventsQuery(id: 9, limit: UInt32.max)),
+            .agent(.eventsAnswer(id: 10, events: [
+                RecordedEvent(id: 1, wallTime: -5, event: Event(kind: .assigned, node: "a", term: 3, group: "pbx", epoch: 4, reason: "r", evidence: "e")),
+                RecordedEvent(id: Int64.max, wallTime: 1_790_000_000_000, event: Event(kind: Event.Kind("x"), node: "b", term: 0, group: nil, epoch: nil, reason: "", evidence: "")),
+            ])),
+            .agent(.drillFault(id: 11, drill: 3, fault: .powerLoss, milliseconds: 1)),
+            .agent(.drillFault(id: 12, drill: 3, fault: .isolation, milliseconds: UInt32.max)),
+            .agent(.drillFault(id: 13, drill: 3, fault: .link(7), milliseconds: 5000)),
+            .agent(.drillFault(id: 14, drill: 3, fault: .service("pbx"), milliseconds: 5000)),
+            .agent(.drillEnd(id: 15, drill: UInt64.max)),
+            .agent(.drillAck(id: 16, problem: "")),
+            .agent(.digestQuery(id: 17)),
+            .agent(.digestAnswer(id: 18, applied: 99, kvRevision: 7, digest: UInt64.max)),
         ]
         for payload in payloads {
             #expect(try WireCodec.decodePayload(WireCodec.encode(payload)) == payload)
