@@ -62,8 +62,14 @@ public final class DrillProbe: Sendable {
     let results = Mutex<[Sample]>([])
     let finished = Mutex<CheckedContinuation<Void, Never>?>(nil)
     let done = Mutex(false)
+    let lastAnswer = Mutex<Int64?>(nil)
 
-    public init(_ target: Target, interval: Duration = .milliseconds(5), timeout: Duration = .milliseconds(200)) {
+    /// When the service last answered (wall clock, ms), while the probe runs.
+    public var lastAnswered: Int64? { lastAnswer.withLock { $0 } }
+
+    /// `timeout`: for each TCP connect or HTTP answer (a silent service costs one timeout
+    /// per attempt, so it bounds the resolution there), and for a UDP answer to count.
+    public init(_ target: Target, interval: Duration = .milliseconds(5), timeout: Duration = .milliseconds(100)) {
         self.target = target
         self.interval = interval
         self.timeout = timeout
@@ -72,14 +78,10 @@ public final class DrillProbe: Sendable {
     /// Starts probing on a thread of its own.
     public func start() {
         let thread = Thread { [self] in
-            var next = Date()
-            while !stopped.withLock({ $0 }) {
-                let at = Int64(Date().timeIntervalSince1970 * 1000)
-                let (ok, detail) = attempt()
-                results.withLock { $0.append(Sample(at: at, ok: ok, detail: detail)) }
-                next = next.addingTimeInterval(Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
-                let wait = next.timeIntervalSinceNow
-                if wait > 0 { usleep(useconds_t(wait * 1_000_000)) } else { next = Date() }
+            if case .udp(let host, let port) = target {
+                udp(host, port)
+            } else {
+                serial()
             }
             let waiter = finished.withLock { f -> CheckedContinuation<Void, Never>? in
                 done.withLock { $0 = true }
@@ -89,6 +91,80 @@ public final class DrillProbe: Sendable {
             waiter?.resume()
         }
         thread.start()
+    }
+
+    static func wallMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// UDP: a datagram every interval without waiting for answers (so an outage is measured
+    /// to the interval, not to the timeout); each carries its sequence number, which the echo
+    /// sends back after the answering node's name. An attempt counts as answered when its
+    /// answer came within `timeout`.
+    func udp(_ host: String, _ port: UInt16) {
+        guard let fd = connect(host, port, SOCK_DGRAM) else {
+            results.withLock { $0.append(Sample(at: Self.wallMilliseconds(), ok: false, detail: "no socket for \(host):\(port)")) }
+            return
+        }
+        defer { close(fd) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        let step = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let limit = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        var sentAt: [(wall: Int64, mono: Double)] = []
+        var answers: [Int: String] = [:]
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        var next = Self.monotonic()
+        var stopAt: Double?
+        while true {
+            let now = Self.monotonic()
+            if stopAt == nil, stopped.withLock({ $0 }) { stopAt = now + limit }
+            if let stopAt, now >= stopAt { break }
+            if stopAt == nil, now >= next {
+                var sequence = UInt64(sentAt.count).bigEndian
+                _ = withUnsafeBytes(of: &sequence) { Glibc.send(fd, $0.baseAddress, 8, 0) }
+                sentAt.append((Self.wallMilliseconds(), now))
+                next += step
+                if next < now { next = now + step }
+            }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let wait = max(0, Int32(((min(next, stopAt ?? next) - Self.monotonic()) * 1000).rounded(.down)))
+            if poll(&pfd, 1, wait) > 0 {
+                while true {
+                    let n = recv(fd, &buffer, buffer.count, 0)
+                    if n <= 0 { break }
+                    // "NAME " + the 8 bytes sent.
+                    guard n >= 9, let space = buffer[0..<n].firstIndex(of: 32), n - space - 1 == 8 else { continue }
+                    var sequence: UInt64 = 0
+                    for byte in buffer[(space + 1)..<n] { sequence = sequence << 8 | UInt64(byte) }
+                    let index = Int(sequence)
+                    guard index < sentAt.count, Self.monotonic() - sentAt[index].mono <= limit else { continue }
+                    answers[index] = String(decoding: buffer[0..<space], as: UTF8.self)
+                    lastAnswer.withLock { $0 = Self.wallMilliseconds() }
+                }
+            }
+        }
+        let samples = sentAt.indices.map { i in
+            Sample(at: sentAt[i].wall, ok: answers[i] != nil, detail: answers[i] ?? "no answer within \(timeout)")
+        }
+        results.withLock { $0 = samples }
+    }
+
+    static func monotonic() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// TCP and HTTP: one attempt after another (a connection each), each bounded by `timeout`.
+    func serial() {
+        var next = Date()
+            while !stopped.withLock({ $0 }) {
+                let at = Self.wallMilliseconds()
+                let (ok, detail) = attempt()
+                results.withLock { $0.append(Sample(at: at, ok: ok, detail: detail)) }
+                if ok { lastAnswer.withLock { $0 = Self.wallMilliseconds() } }
+                next = next.addingTimeInterval(Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
+                let wait = next.timeIntervalSinceNow
+                if wait > 0 { usleep(useconds_t(wait * 1_000_000)) } else { next = Date() }
+            }
     }
 
     /// Stops probing and returns every attempt, in order.
@@ -123,16 +199,8 @@ public final class DrillProbe: Sendable {
             let line = String(decoding: buffer[0..<n], as: UTF8.self).prefix { $0 != "\r" }
             let status = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
             return ((200..<400).contains(status), "HTTP \(status)")
-        case .udp(let host, let port):
-            guard let fd = connect(host, port, SOCK_DGRAM) else { return (false, "no socket") }
-            defer { close(fd) }
-            let payload: [UInt8] = Array("drill".utf8)
-            guard Glibc.send(fd, payload, payload.count, 0) == payload.count else { return (false, "send failed") }
-            var buffer = [UInt8](repeating: 0, count: 512)
-            let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { return (false, "no answer in time") }
-            let who = buffer[0..<n].firstIndex(of: 32).map { String(decoding: buffer[0..<$0], as: UTF8.self) }
-            return (true, who)
+        case .udp:
+            return (false, "probed by udp(_:_:)")
         }
     }
 

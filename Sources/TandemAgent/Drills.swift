@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import TandemConfig
 import TandemCore
 import TandemStore
@@ -256,14 +255,9 @@ extension NodeRuntime {
         _ = before
         // The client is answered again (or a second passes), then the fault ends.
         if let probe {
+            let asked = AgentClock.wallMilliseconds()
             let end = AgentClock.now() + .seconds(10)
-            var seen = probe.results.withLock { $0.count }
-            while AgentClock.now() < end {
-                try? await Task.sleep(for: .milliseconds(50))
-                let results = probe.results.withLock { $0 }
-                if results.dropFirst(seen).contains(where: \.ok) { break }
-                seen = results.count
-            }
+            while AgentClock.now() < end, (probe.lastAnswered ?? 0) < asked { try? await Task.sleep(for: .milliseconds(20)) }
         }
         if let target {
             await endFault(drill: drillID, on: target)
@@ -393,16 +387,16 @@ extension NodeRuntime {
             record.openIssues.append("\(group) has no owner at the end of the drill")
         }
         record.state = record.checks.allSatisfy(\.passed) ? "passed" : "failed"
-        drills[drillID] = record
-        // Stored replicated, then the markers are removed.
+        // Stored replicated before it reads as done here; then the markers are removed.
         if let json = try? JSONEncoder().encode(record) {
             let response = await requestRetryingWithoutLeader(
                 .kv(.put(key: Self.drillPrefix + drillID, value: Array(json), ifRevision: nil), fence: nil),
                 until: AgentClock.now() + .seconds(10))
             if case .written = response {} else {
-                drills[drillID]?.openIssues.append("the record could not be stored in the replicated store: \(response)")
+                record.openIssues.append("the record could not be stored in the replicated store: \(response)")
             }
         }
+        drills[drillID] = record
         for key in markers.acknowledged {
             _ = await requestRetryingWithoutLeader(.kv(.delete(key: key, ifRevision: nil), fence: nil), until: AgentClock.now() + .seconds(2))
         }

@@ -324,6 +324,11 @@ final class Transport: @unchecked Sendable {
     // MARK: Receiving
 
     func receivedDatagram(_ buffer: ByteBuffer, from address: SocketAddress, link k: Int) {
+        // A link a drill silenced drops what arrives before it is opened: opening it would
+        // take its counter into the replay window, and the copy on a working link would then
+        // be refused as a duplicate. (With every link silenced, the drill's own messages
+        // are still opened and delivered below.)
+        if !muted.isEmpty, muted.contains(k), !allMuted { return }
         switch opener.open(buffer) {
         case .failure:
             return  // counted by reason in the opener

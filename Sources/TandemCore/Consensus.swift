@@ -126,8 +126,17 @@ extension TandemNode {
             } else {
                 send(.refused(origin: origin, Refusal(.noLeader, "\(id) is not the leader")), to: origin.node)
             }
-        case .refused(let origin, let refusal):
-            if isMine(origin) { answer(origin.id, .refused(refusal)) }
+        case .refused(let origin, var refusal):
+            guard isMine(origin) else { break }
+            // "Not the leader" says the request was not taken by the node that refused it; if
+            // it was sent before (a resend after a lost answer), an earlier leader may have
+            // carried it out, so asking again could do it twice (found by a drill: a
+            // switchover resent after a leadership transfer came back refused, was asked
+            // again, and moved the group back).
+            if refusal.code == .noLeader, let item = forwarded[origin.id], item.sends > 1 {
+                refusal = Refusal(.outcomeUnknown, "\(refusal.message); the request was sent \(item.sends) times and an earlier leader may have carried it out")
+            }
+            answer(origin.id, .refused(refusal))
         case .answered(let origin, let response):
             if isMine(origin) { answer(origin.id, response) }
         case .readIndex(let t, let origin):
@@ -763,7 +772,7 @@ extension TandemNode {
         if role == .leader {
             takeAsLeader(request, origin: origin, now: now)
         } else if let leader {
-            forwarded[requestID] = (request, now)
+            forwarded[requestID] = (request, now, 1)
             sendForwarded(request, origin: origin, to: leader)
         } else {
             answer(requestID, .refused(Refusal(.noLeader, "no leader is known to \(id); the cluster may have lost its quorum")))
@@ -828,7 +837,7 @@ extension TandemNode {
         guard !forwarded.isEmpty, let leader, leader != id else { return }
         for requestID in forwarded.keys.sorted() {
             guard let item = forwarded[requestID], (now - item.sentAt).nanoseconds >= 2 * timing.heartbeat else { continue }
-            forwarded[requestID] = (item.request, now)
+            forwarded[requestID] = (item.request, now, item.sends + 1)
             sendForwarded(item.request, origin: RequestOrigin(node: id, incarnation: incarnation, id: requestID), to: leader)
         }
     }

@@ -175,7 +175,8 @@ public struct TandemNode: Sendable {
     var pendingRequests: Set<UInt64> = []
     /// Requests forwarded to the leader and not yet answered: resent every two heartbeat
     /// intervals (the leader takes each origin once), failed when the leader changes.
-    var forwarded: [UInt64: (request: Request, sentAt: Instant)] = [:]
+    /// Requests forwarded to the leader and not answered yet: when last sent, and how often.
+    var forwarded: [UInt64: (request: Request, sentAt: Instant, sends: Int)] = [:]
     var waitingReads: [(id: UInt64, index: LogIndex)] = []
 
     var lastSnapshot: Snapshot?

@@ -308,11 +308,18 @@ public enum AgentAPI {
         case let other?:
             throw APIError(.badRequest, code: "invalid_local", "local must be true or false, got \(String(other).debugDescription)")
         }
-        // During an election or a leadership transfer no leader is known for a moment: ask
-        // again (every 20 ms, for up to 5 s) rather than fail the read at once.
+        // During an election or a leadership transfer no leader is known for a moment, or the
+        // leader changes under the barrier: ask again (every 20 ms, for up to 5 s) rather
+        // than fail the read at once.
+        // A read has no effect, so a barrier that met a change of leader is simply asked again.
         let deadline = AgentClock.now() + .seconds(5)
-        if case .refused(let refusal) = await runtime.requestRetryingWithoutLeader(.readBarrier, until: deadline) {
-            throw APIError.refused(refusal)
+        while true {
+            let response = await runtime.requestRetryingWithoutLeader(.readBarrier, until: deadline)
+            guard case .refused(let refusal) = response else { return }
+            guard refusal.code == .outcomeUnknown, AgentClock.now() + .milliseconds(20) < deadline else {
+                throw APIError.refused(refusal)
+            }
+            try await Task.sleep(for: .milliseconds(20))
         }
     }
 

@@ -40,6 +40,7 @@ extension AgentAPI {
         }
         router.get("/v1/drills") { request, _ -> DrillListBody in
             _ = try access.check(request, needs: .read, to: "reading drill records")
+            try await readBarrier(request, runtime)
             return DrillListBody(drills: try await records(runtime).map {
                 DrillListBody.Item(id: $0.id, scenario: $0.scenario, group: $0.group, state: $0.state, startWallMs: $0.startWallMs,
                                    interruptionMs: $0.interruptionMs, operator: $0.operator)
@@ -47,7 +48,11 @@ extension AgentAPI {
         }
         router.get("/v1/drills/:id") { request, context -> DrillRecord in
             _ = try access.check(request, needs: .read, to: "reading drill records")
-            return try await record(try context.parameters.require("id"), runtime)
+            let drillID = try context.parameters.require("id")
+            // A drill running (or run) here is read from memory; a stored one after a barrier.
+            if let here = await runtime.drill(id: drillID) { return here }
+            try await readBarrier(request, runtime)
+            return try await record(drillID, runtime)
         }
         router.get("/v1/drills/:id/report.html") { request, context -> Response in
             _ = try access.check(request, needs: .read, to: "reading drill records")

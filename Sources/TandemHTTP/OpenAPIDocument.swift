@@ -52,6 +52,10 @@ enum OpenAPIDocument {
     {
       "name": "config",
       "description": "The cluster's configuration: revisions, history, rollback (changes need role admin)."
+    },
+    {
+      "name": "drills",
+      "description": "Acceptance drills and their records (running one needs role operate)."
     }
   ],
   "paths": {
@@ -1151,6 +1155,176 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/v1/drills": {
+      "get": {
+        "operationId": "listDrills",
+        "summary": "The drill records, newest first (stored replicated), and those running on this node",
+        "tags": [
+          "drills"
+        ],
+        "security": [
+          {},
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The records.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DrillList"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          }
+        }
+      },
+      "post": {
+        "operationId": "startDrill",
+        "summary": "Start a drill on this node (it runs the drill and its probe)",
+        "description": "Answers at once with the record in state running (Location: /v1/drills/ID); read it again until it is passed or failed. The fault is injected by the affected agent itself and ends at faultSeconds whatever happens. One drill at a time per node.",
+        "tags": [
+          "drills"
+        ],
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "description": "JSON of at most 64 KiB, whatever the Content-Type.",
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/DrillRequest"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "Started.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DrillRecord"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "413": {
+            "$ref": "#/components/responses/ContentTooLarge"
+          }
+        }
+      }
+    },
+    "/v1/drills/{id}": {
+      "get": {
+        "operationId": "getDrill",
+        "summary": "One drill's record (running or done)",
+        "tags": [
+          "drills"
+        ],
+        "security": [
+          {},
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The record.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/DrillRecord"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          }
+        }
+      }
+    },
+    "/v1/drills/{id}/report.html": {
+      "get": {
+        "operationId": "getDrillReport",
+        "summary": "One drill's record as a self-contained HTML page with an SVG timeline",
+        "tags": [
+          "drills"
+        ],
+        "security": [
+          {},
+          {
+            "bearer": []
+          }
+        ],
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The page.",
+            "content": {
+              "text/html": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -1163,7 +1337,7 @@ enum OpenAPIDocument {
     },
     "responses": {
       "BadRequest": {
-        "description": "Bad input. code: invalid_limit, invalid_since, invalid_from, invalid_local, invalid_last_event_id, invalid_if_match, invalid_key, invalid_target, invalid_body (the JSON body is not what the endpoint takes), invalidKey (the store refuses the key), invalid (the cluster refuses the action, e.g. a witness as switchover target). For configuration: invalid_config (the file does not read; problems lists why), invalid_dry_run, invalid_revision. invalid_scope.",
+        "description": "Bad input. code: invalid_limit, invalid_since, invalid_from, invalid_local, invalid_last_event_id, invalid_if_match, invalid_key, invalid_target, invalid_body (the JSON body is not what the endpoint takes), invalidKey (the store refuses the key), invalid (the cluster refuses the action, e.g. a witness as switchover target). For configuration: invalid_config (the file does not read; problems lists why), invalid_dry_run, invalid_revision. invalid_scope. invalid_drill (an unknown scenario, a bad probe or number).",
         "content": {
           "application/json": {
             "schema": {
@@ -1203,7 +1377,7 @@ enum OpenAPIDocument {
         }
       },
       "Conflict": {
-        "description": "The cluster refused the request: code target_not_ready, would_leave_no_standby, rolled_back, or another refusal or store error not listed elsewhere. For configuration: revision_conflict (the revision is not newer than the cluster's, or is already current).",
+        "description": "The cluster refused the request: code target_not_ready, would_leave_no_standby, rolled_back, or another refusal or store error not listed elsewhere. For configuration: revision_conflict (the revision is not newer than the cluster's, or is already current). For drills: busy (a drill or a drill's fault is running on this node), not_ready (the group has no owner).",
         "content": {
           "application/json": {
             "schema": {
@@ -2131,6 +2305,334 @@ enum OpenAPIDocument {
             "type": "integer",
             "format": "int64",
             "minimum": 1
+          }
+        }
+      },
+      "DrillRequest": {
+        "type": "object",
+        "required": [
+          "scenario"
+        ],
+        "properties": {
+          "scenario": {
+            "type": "string",
+            "enum": [
+              "switchover",
+              "active-failure",
+              "service-failure",
+              "link-failure",
+              "isolation",
+              "recovery",
+              "observe"
+            ]
+          },
+          "group": {
+            "type": "string",
+            "description": "Default: the configuration's first group."
+          },
+          "probe": {
+            "type": "string",
+            "description": "tcp://HOST:PORT, http://HOST:PORT/PATH or udp://HOST:PORT (a tandem echo, whose answers name the node)."
+          },
+          "maxInterruptionMs": {
+            "type": "number",
+            "minimum": 0,
+            "description": "The longest client-visible interruption that passes."
+          },
+          "operator": {
+            "type": "string",
+            "description": "Who confirms the record."
+          },
+          "faultSeconds": {
+            "type": "number",
+            "minimum": 0.1,
+            "maximum": 600,
+            "description": "How long the fault lasts at most (default 10): the faulted agent ends it then, whatever happens to the drill."
+          },
+          "observeSeconds": {
+            "type": "number",
+            "minimum": 1,
+            "maximum": 3600,
+            "description": "observe: how long to watch (default 60)."
+          }
+        }
+      },
+      "DrillRecord": {
+        "type": "object",
+        "description": "The acceptance record. state is running until the drill ends, then passed or failed.",
+        "required": [
+          "id",
+          "scenario",
+          "group",
+          "expected",
+          "state",
+          "startedBy",
+          "node",
+          "startWallMs",
+          "epochBefore",
+          "phases",
+          "alarmsRaised",
+          "alarmsCleared",
+          "events",
+          "checks",
+          "openIssues",
+          "steps"
+        ],
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "scenario": {
+            "type": "string"
+          },
+          "group": {
+            "type": "string"
+          },
+          "expected": {
+            "type": "string"
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "running",
+              "passed",
+              "failed"
+            ]
+          },
+          "startedBy": {
+            "type": "string"
+          },
+          "node": {
+            "type": "string",
+            "description": "The node that ran the drill and its probe."
+          },
+          "startWallMs": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "faultWallMs": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "endWallMs": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "faultTarget": {
+            "type": "string"
+          },
+          "fault": {
+            "type": "string"
+          },
+          "ownerBefore": {
+            "type": "string"
+          },
+          "epochBefore": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "ownerAfter": {
+            "type": "string"
+          },
+          "epochAfter": {
+            "type": "integer",
+            "format": "int64"
+          },
+          "probe": {
+            "type": "object",
+            "properties": {
+              "target": {
+                "type": "string"
+              },
+              "intervalMs": {
+                "type": "number"
+              },
+              "sent": {
+                "type": "integer",
+                "format": "int64"
+              },
+              "answered": {
+                "type": "integer",
+                "format": "int64"
+              },
+              "longestGapMs": {
+                "type": "number"
+              },
+              "gaps": {
+                "type": "array",
+                "items": {
+                  "type": "array",
+                  "items": {
+                    "type": "number"
+                  }
+                }
+              },
+              "timeline": {
+                "type": "array",
+                "items": {
+                  "type": "array",
+                  "items": {
+                    "type": "number"
+                  }
+                }
+              },
+              "answeredBy": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "interruptionMs": {
+            "type": "number"
+          },
+          "maxInterruptionMs": {
+            "type": "number"
+          },
+          "phases": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "properties": {
+                "name": {
+                  "type": "string"
+                },
+                "atMs": {
+                  "type": "number"
+                },
+                "detail": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "consistency": {
+            "type": "object",
+            "properties": {
+              "replicas": {
+                "type": "object",
+                "additionalProperties": {
+                  "type": "string"
+                }
+              },
+              "equal": {
+                "type": "boolean"
+              },
+              "markersWritten": {
+                "type": "integer",
+                "format": "int64"
+              },
+              "markersAcknowledged": {
+                "type": "integer",
+                "format": "int64"
+              },
+              "markersPresent": {
+                "type": "integer",
+                "format": "int64"
+              },
+              "missing": {
+                "type": "array",
+                "items": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "alarmsRaised": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "alarmsCleared": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "events": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/EventRow"
+            }
+          },
+          "checks": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "properties": {
+                "what": {
+                  "type": "string"
+                },
+                "passed": {
+                  "type": "boolean"
+                },
+                "detail": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "operator": {
+            "type": "string"
+          },
+          "openIssues": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "steps": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "DrillList": {
+        "type": "object",
+        "required": [
+          "drills"
+        ],
+        "properties": {
+          "drills": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "id",
+                "scenario",
+                "group",
+                "state",
+                "startWallMs"
+              ],
+              "properties": {
+                "id": {
+                  "type": "string"
+                },
+                "scenario": {
+                  "type": "string"
+                },
+                "group": {
+                  "type": "string"
+                },
+                "state": {
+                  "type": "string"
+                },
+                "startWallMs": {
+                  "type": "integer",
+                  "format": "int64"
+                },
+                "interruptionMs": {
+                  "type": "number"
+                },
+                "operator": {
+                  "type": "string"
+                }
+              }
+            }
           }
         }
       }

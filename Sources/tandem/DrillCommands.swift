@@ -81,9 +81,18 @@ struct DrillCommand: AsyncParsableCommand {
             if !json { print("drill \(started.id) started on \(started.node): \(started.expected)") }
             var shown = 0
             var record = started
+            var failures = 0
             while record.state == "running" {
                 try await Task.sleep(for: .milliseconds(300))
-                record = try DrillCommand.decode(DrillRecord.self, try client.call("GET", "/v1/drills/\(pathComponent(started.id))", timeout: .seconds(10)))
+                do {
+                    record = try DrillCommand.decode(DrillRecord.self, try client.call("GET", "/v1/drills/\(pathComponent(started.id))", timeout: .seconds(10)))
+                    failures = 0
+                } catch {
+                    // The drill itself may make the agent slow to answer for a moment.
+                    failures += 1
+                    if failures >= 20 { throw error }
+                    continue
+                }
                 if !json {
                     for line in record.steps.dropFirst(shown) { print("  " + line) }
                     flushOutput()

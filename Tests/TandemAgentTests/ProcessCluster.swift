@@ -37,7 +37,8 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     /// `extra`: more top-level configuration (e.g. a fence hook); `$DIR` in it is the cluster's directory.
-    init(timing: String = "balanced", nodes: [String] = ["a", "b", "w"], extra: String = "") throws {
+    /// `service`: one more resource line of group svc (e.g. a `tandem echo` to probe).
+    init(timing: String = "balanced", nodes: [String] = ["a", "b", "w"], service: String = "", extra: String = "") throws {
         directory = NSTemporaryDirectory() + "tandem-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         portBase = Int.random(in: 200...590) * 100
         binary = Self.tandemBinary
@@ -59,6 +60,7 @@ final class ProcessCluster: @unchecked Sendable {
             failback: manual
             resources:
               - exec: {start: "\(start)", stop: "\(stop)", timeout: 5s}
+        \(service.isEmpty ? "" : "      - " + service)
         \(extra.replacingOccurrences(of: "$DIR", with: directory))
         """
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)

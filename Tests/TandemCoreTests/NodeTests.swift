@@ -785,6 +785,45 @@ import Testing
         #expect(c["b"].state.nodes["b"]?.configRevision == 1)
     }
 
+    /// A forwarded request whose answer was lost is sent again; when the resend is refused
+    /// as "not the leader", the first send may have been carried out, so the answer is
+    /// "outcome unknown" (asking again could do it twice). Sent once and refused, it is "no
+    /// leader" (it was not taken).
+    @Test func test_refusedNoLeader_afterResend_outcomeUnknown() {
+        let c = Cluster(pairConfig())
+        c.electA()
+        c.advance(by: .milliseconds(30))
+        // Everything from a to b is lost for a moment: the answer, and the entry itself
+        // (a follower answers its own request when it applies it).
+        c.drop = { from, to, _ in from == "a" && to == "b" }
+        c.step("b", .request(id: 1, .action(.freeze(on: true))))
+        c.deliverAll()
+        #expect(c["a"].state.frozen)
+        c.advance(to: c.now + Fast.heartbeat * 3, stop: { c.sent(by: "b").filter { if case .forward = $0.message { true } else { false } }.count >= 2 })
+        let forwards = c.sent(by: "b").filter { if case .forward = $0.message { true } else { false } }
+        #expect(forwards.count >= 2, "b resends the request whose answer did not come")
+        let origin = RequestOrigin(node: "b", incarnation: c["b"].incarnation, id: 1)
+        c.step("b", .message(from: "a", .refused(origin: origin, Refusal(.noLeader, "a is not the leader"))))
+        let answer = c.replies(of: "b").first { $0.id == 1 }?.response
+        guard case .refused(let refusal)? = answer else {
+            Issue.record("expected a refusal, got \(String(describing: answer))")
+            return
+        }
+        #expect(refusal.code == .outcomeUnknown, "\(refusal)")
+
+        // Sent once, refused: not taken.
+        c.heal()
+        c.step("b", .request(id: 2, .action(.freeze(on: false))))
+        let second = RequestOrigin(node: "b", incarnation: c["b"].incarnation, id: 2)
+        c.queue.removeAll()
+        c.step("b", .message(from: "a", .refused(origin: second, Refusal(.noLeader, "a is not the leader"))))
+        guard case .refused(let once)? = c.replies(of: "b").first(where: { $0.id == 2 })?.response else {
+            Issue.record("expected a refusal for request 2")
+            return
+        }
+        #expect(once.code == .noLeader)
+    }
+
     // MARK: - Leadership transfer
 
     /// A leader asked to hand over to a caught-up voter sends it `timeoutNow` and steps down.
