@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import TandemConfig
 import TandemCore
 import TandemStore
@@ -560,4 +561,84 @@ final class MarkerWriter: @unchecked Sendable {
     var isStopped: Bool { stopped }
     init(prefix: String) { self.prefix = prefix }
     func stop() { stopped = true }
+}
+
+// MARK: - Post-failover reports
+
+extension NodeRuntime {
+    /// How long after an unplanned move its report waits (the new owner starts, the old one
+    /// may rejoin) before it looks.
+    static let failoverReportDelay: Duration = .seconds(5)
+
+    /// After every unplanned failover this node decided as controller: the same kind of
+    /// record as a drill's (scenario `failover`), with the checklist an operator owes after
+    /// a failover: active role, standby health, synchronization, data integrity, alarms, the
+    /// log and the root cause as the controller saw it.
+    func postFailoverReport(_ group: GroupID, decision: StoredEvent) async {
+        try? await Task.sleep(for: Self.failoverReportDelay)
+        guard !stopping else { return }
+        let t0 = decision.wallTime
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        let reportID = formatter.string(from: Date(timeIntervalSince1970: Double(t0) / 1000)) + "-failover-\(group.name)"
+        let g = node.state.groups[group]
+        var record = DrillRecord(
+            id: reportID, scenario: "failover", group: group.name,
+            expected: "after an unplanned failover: the new owner runs the group, a standby is ready again, every replica holds the same data, and the cause is in the log",
+            state: "running", startedBy: "\(id) (the controller that decided the move)", node: id.name, startWallMs: t0 - 2000,
+            faultWallMs: t0, endWallMs: AgentClock.wallMilliseconds(), ownerBefore: nil, epochBefore: (decision.event.epoch ?? 1) - 1,
+            ownerAfter: g?.owner?.name, epochAfter: g?.epoch, phases: [], alarmsRaised: [], alarmsCleared: [], events: [], checks: [],
+            openIssues: [], steps: ["the controller's decision: \(decision.event.reason) [\(decision.event.evidence)]"])
+        if let merged = try? await clusterEvents(limit: AgentAPILimits.clusterEvents) {
+            record.events = merged.events.filter { $0.wallTime >= t0 - 10_000 }.map(AgentStatus.EventRow.init)
+            if !merged.missing.isEmpty { record.openIssues.append("events of \(merged.missing.joined(separator: ", ")) are not in the report (no answer)") }
+        }
+        // The old owner: the last owner named before this decision.
+        record.ownerBefore = record.events.last { $0.kind == Event.Kind.activated.name && $0.group == group.name && $0.wallMilliseconds < t0
+            && $0.epoch == record.epochBefore }?.node
+        for e in record.events {
+            if e.kind == Event.Kind.alarmRaised.name { record.alarmsRaised.append("\(e.node): \(e.reason)") }
+            if e.kind == Event.Kind.alarmCleared.name { record.alarmsCleared.append("\(e.node): \(e.reason)") }
+            if e.kind == Event.Kind.drill.name, e.reason.contains("fault on") { record.openIssues.append("caused by a drill: \(e.reason)") }
+        }
+        record.phases = Self.phases(record, samples: [], t0: t0)
+        record.consistency = await consistency(MarkerWriter(prefix: ""))
+        let now = AgentClock.now()
+        let owner = node.state.groups[group]?.owner
+        let ownerRuns = owner.map { node.state.nodes[$0]?.health[group] == true } ?? false
+        var ready: [String] = []
+        var notReady: [String] = []
+        if let config = node.state.config.group(group) {
+            for candidate in node.state.config.candidates(for: config) where candidate != owner {
+                switch node.readiness(of: candidate, for: group, now: now) {
+                case .ready: ready.append(candidate.name)
+                case .notReady(let why): notReady.append("\(candidate): \(why)")
+                case .unknown: notReady.append("\(candidate): not known here (\(id) no longer leads)")
+                }
+            }
+        }
+        record.checks = [
+            .init(what: "active role: a node owns the group and reports it healthy", passed: owner != nil && ownerRuns,
+                  detail: owner.map { "\($0) at epoch \(node.state.groups[group]?.epoch ?? 0)" } ?? "no owner"),
+            .init(what: "standby health: a standby is ready to take over again", passed: !ready.isEmpty,
+                  detail: ready.isEmpty ? "none ready: " + notReady.joined(separator: "; ") : "ready: " + ready.joined(separator: ", ")),
+            .init(what: "synchronization and data integrity: every replica holds the same data", passed: record.consistency?.equal == true,
+                  detail: (record.consistency?.replicas ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ")),
+            .init(what: "root cause recorded", passed: !decision.event.evidence.isEmpty, detail: decision.event.evidence),
+            .init(what: "alarms: every alarm raised since the failure was cleared", passed: record.alarmsRaised.count <= record.alarmsCleared.count,
+                  detail: "\(record.alarmsRaised.count) raised, \(record.alarmsCleared.count) cleared"),
+        ]
+        record.openIssues.append("user impact was not measured (no client probe runs outside drills); service logs: see the events above and each node's log")
+        record.endWallMs = AgentClock.wallMilliseconds()
+        record.state = record.checks.allSatisfy(\.passed) ? "passed" : "failed"
+        if let json = try? JSONEncoder().encode(record) {
+            let response = await requestRetryingWithoutLeader(
+                .kv(.put(key: Self.drillPrefix + reportID, value: Array(json), ifRevision: nil), fence: nil), until: AgentClock.now() + .seconds(10))
+            if case .written = response {} else { logger.warning("the post-failover report \(reportID) could not be stored: \(response)") }
+        }
+        recordLocal(.drill, group: group, reason: "post-failover report \(reportID): \(record.state)",
+                    evidence: record.checks.filter { !$0.passed }.map(\.what).joined(separator: "; "))
+    }
 }

@@ -452,7 +452,12 @@ public actor NodeRuntime {
         noteDemotion(events)
         for stored in events where stored.event.kind == .assigned {
             guard let group = stored.event.group else { continue }
-            ownerChanges[OwnerChangeKey(group: group.name, reason: OwnerChangeKey.kind(of: stored.event.evidence)), default: 0] += 1
+            let kind = OwnerChangeKey.kind(of: stored.event.evidence)
+            ownerChanges[OwnerChangeKey(group: group.name, reason: kind), default: 0] += 1
+            // An unplanned move decided here: a post-failover report once things settle.
+            if stored.event.node == id, kind == "failover" || kind == "released" {
+                Task { [self] in await self.postFailoverReport(group, decision: stored) }
+            }
         }
         recentEvents.append(contentsOf: events)
         if recentEvents.count > 200 { recentEvents.removeFirst(recentEvents.count - 200) }

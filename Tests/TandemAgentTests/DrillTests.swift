@@ -129,6 +129,22 @@ extension AgentProcesses {
                 if scenario == "recovery" { #expect(checks(record).keys.contains { $0.contains("rejoins as a standby") }) }
             }
             #expect(cluster.overlaps().isEmpty, "\(cluster.overlaps())")
+
+            // Every unplanned move left a post-failover report, written by the controller that
+            // decided it, with the checklist and the cause.
+            var reports: [[String: Any]] = []
+            #expect(cluster.wait(seconds: 15) {
+                let list = (try? httpCall("GET", port: cluster.apiPort("w"), path: "/v1/drills", timeout: 5).json["drills"]) as? [[String: Any]] ?? []
+                reports = list.filter { $0["scenario"] as? String == "failover" }
+                return reports.count >= 3
+            }, "\(reports)")
+            if let first = reports.first?["id"] as? String {
+                let report = try httpCall("GET", port: cluster.apiPort("a"), path: "/v1/drills/\(first)", timeout: 5).json
+                let names = (report["checks"] as? [[String: Any]] ?? []).compactMap { $0["what"] as? String }
+                #expect(names.contains("root cause recorded") && names.contains { $0.hasPrefix("standby health") }, "\(names)")
+                #expect(checks(report)["root cause recorded"] == true)
+                #expect((report["openIssues"] as? [String])?.contains { $0.hasPrefix("caused by a drill") } == true, "\(report["openIssues"] ?? "")")
+            }
         }
 
         /// The drill's runner dies mid-drill: the fault it injected elsewhere still ends at its
