@@ -1,3 +1,4 @@
+import TandemConfig
 import TandemCore
 import TandemStore
 
@@ -51,6 +52,20 @@ extension NodeRuntime {
             for n in s.nodes where n.id != s.node {
                 if let lag = n.lagEntries, lag > Self.replicationLagAlarm {
                     raise("replication_lag", n.id, "major", "\(n.id) is \(lag) log entries behind the leader")
+                }
+            }
+            // A standby never proven, or not for too long (drills.max_age).
+            if let maxAge = file.drills.maxAge {
+                let limit = Int64(maxAge.components.seconds) * 1000
+                for g in s.groups {
+                    if let at = g.lastProvenWallMilliseconds {
+                        let age = AgentClock.wallMilliseconds() - at
+                        if age > limit {
+                            raise("standby_unproven", g.id, "minor", "\(g.id)'s standby was last proven by drill \(g.lastProvenDrill ?? "?") \(age / 3_600_000) h ago (drills.max_age \(maxAge))")
+                        }
+                    } else {
+                        raise("standby_unproven", g.id, "minor", "\(g.id)'s standby has never been proven by a drill that passed (drills.max_age \(maxAge)); run tandem drill run switchover")
+                    }
                 }
             }
             // What every node reported running (replicated, so the leader sees them all).

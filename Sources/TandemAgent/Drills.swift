@@ -132,6 +132,50 @@ extension NodeRuntime {
     /// KV prefix of the drill records (replicated with everything else).
     public static let drillPrefix = "tandem/drills/"
     static let markerPrefix = "tandem/drill-markers/"
+    /// Per group: the newest drill that passed (`ProvenBy`).
+    static let provenPrefix = "tandem/drills-proven/"
+    /// Per scheduled drill (by its place in `drills.schedule`): when the leader last started it.
+    static let schedulePrefix = "tandem/drill-schedule/"
+
+    /// The newest passed drill of `group`, from the replicated store.
+    func provenBy(_ group: GroupID) -> ProvenBy? {
+        node.state.kv.get(Self.provenPrefix + group.name).flatMap { try? JSONDecoder().decode(ProvenBy.self, from: Data($0.value)) }
+    }
+
+    /// The leader runs the scheduled drills that are due (checked every 10 s).
+    func runScheduledDrills() {
+        // Not in the first 15 s of an agent: the cluster settles first (and its alarms say
+        // what they say before the first drill).
+        guard node.role == .leader, !file.drills.schedule.isEmpty, !schedulingDrill, AgentClock.now() - started >= .seconds(15),
+              !drills.values.contains(where: { $0.state == "running" })
+        else { return }
+        let now = AgentClock.wallMilliseconds()
+        let minute = Int((now / 60_000) % 1440)
+        for (index, entry) in file.drills.schedule.enumerated() {
+            let key = Self.schedulePrefix + String(index)
+            let last = node.state.kv.get(key).flatMap { Int64(String(decoding: $0.value, as: UTF8.self)) } ?? 0
+            guard Double(now - last) >= Double(entry.every.components.seconds) * 1000, entry.allows(minute: minute) else { continue }
+            let group = entry.group ?? node.state.config.groups.first?.id
+            guard let group, node.state.groups[group]?.owner != nil else { continue }
+            schedulingDrill = true
+            Task { [self] in
+                defer { self.schedulingDrill = false }
+                // Noted first (replicated), so that a new leader does not run it again.
+                let response = await requestRetryingWithoutLeader(
+                    .kv(.put(key: key, value: Array(String(now).utf8), ifRevision: nil), fence: nil), until: AgentClock.now() + .seconds(5))
+                guard case .written = response else { return }
+                let request = DrillRequest(
+                    scenario: entry.scenario, group: group.name, probe: entry.probe,
+                    maxInterruptionMs: entry.maxInterruption.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 })
+                do throws(DrillError) {
+                    _ = try self.startDrill(request, by: "schedule \(index + 1) (every \(entry.every))")
+                } catch {
+                    self.recordLocal(.drill, group: group, reason: "scheduled drill \(index + 1) (\(entry.scenario)) not started", evidence: error.message)
+                }
+            }
+            return
+        }
+    }
 
     // MARK: - Starting
 
@@ -398,6 +442,15 @@ extension NodeRuntime {
             }
         }
         drills[drillID] = record
+        // The group's standby is proven by a drill that passed (observe proves nothing by itself).
+        if record.state == "passed", record.scenario != "observe" {
+            let proven = ProvenBy(id: drillID, scenario: record.scenario, wallMs: record.endWallMs ?? end)
+            if let json = try? JSONEncoder().encode(proven) {
+                _ = await requestRetryingWithoutLeader(
+                    .kv(.put(key: Self.provenPrefix + record.group, value: Array(json), ifRevision: nil), fence: nil),
+                    until: AgentClock.now() + .seconds(10))
+            }
+        }
         for key in markers.acknowledged {
             _ = await requestRetryingWithoutLeader(.kv(.delete(key: key, ifRevision: nil), fence: nil), until: AgentClock.now() + .seconds(2))
         }
@@ -550,6 +603,13 @@ extension NodeRuntime {
         }
         return checks
     }
+}
+
+/// The newest drill that passed for a group.
+public struct ProvenBy: Codable, Sendable, Equatable {
+    public var id: String
+    public var scenario: String
+    public var wallMs: Int64
 }
 
 /// The drill's marker writes: tried, and acknowledged (their keys).

@@ -34,6 +34,8 @@ public actor NodeRuntime {
     /// A drill's fault injected here (`DrillFaults.swift`), and the drills this node runs.
     var activeFault: ActiveFault?
     var drills: [String: DrillRecord] = [:]
+    var schedulingDrill = false
+    var lastScheduleCheck: Instant = .zero
     /// Queries to the other nodes' runtimes waiting for answers (`ConfigSync.swift`).
     var peerQueries: [UInt64: PeerQuery] = [:]
     let logger: Logger
@@ -306,6 +308,10 @@ public actor NodeRuntime {
         if now - lastProbe + interval / 2 >= transport.probeInterval {
             lastProbe = now
             transport.probe(now: now)
+        }
+        if now - lastScheduleCheck >= .seconds(10) {
+            lastScheduleCheck = now
+            runScheduledDrills()
         }
         if now - lastAlarmCheck >= .seconds(1) {
             lastAlarmCheck = now

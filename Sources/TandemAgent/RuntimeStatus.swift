@@ -46,7 +46,8 @@ extension NodeRuntime {
                 activeHere: node.activeGroups[config.id] != nil, phase: node.localPhase(config.id),
                 readyStandbys: ready, notReady: notReady, mismatched: mismatched, pending: pending,
                 ownerSinceWallMilliseconds: ownerSince[config.id].flatMap { $0.epoch == g?.epoch ? $0.wall : nil },
-                ownerSinceIndex: g?.since ?? 0))
+                ownerSinceIndex: g?.since ?? 0,
+                lastProvenDrill: provenBy(config.id)?.id, lastProvenWallMilliseconds: provenBy(config.id)?.wallMs))
         }
         let rejected = transport.map { t in
             Dictionary(uniqueKeysWithValues: t.opener.rejections.map { ("\($0.key)", $0.value) })

@@ -45,6 +45,9 @@ public struct AgentStatus: Codable, Sendable, Equatable {
         /// (wall clock, ms; nil: not since this agent started), and the log index of that move.
         public var ownerSinceWallMilliseconds: Int64?
         public var ownerSinceIndex: UInt64
+        /// The newest drill that passed for this group: its id and when it ended (wall ms).
+        public var lastProvenDrill: String?
+        public var lastProvenWallMilliseconds: Int64?
     }
 
     public struct LinkRow: Codable, Sendable, Equatable {

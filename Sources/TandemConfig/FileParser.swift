@@ -17,7 +17,7 @@ struct FileParser {
 
     static let topKeys = [
         "cluster", "key_file", "key_files", "data_dir", "timing", "revision", "snapshot_threshold",
-        "nodes", "groups", "notify", "fence", "api", "events",
+        "nodes", "groups", "notify", "fence", "api", "events", "drills",
     ]
 
     /// How many events the store keeps when `events.keep` is not given.
@@ -45,6 +45,7 @@ struct FileParser {
         let fence = top["fence"].flatMap { self.fence($0) }
         let api = top["api"].flatMap { self.api($0) } ?? APISettings()
         let eventRetention = top["events"].flatMap { self.eventRetention($0) } ?? Self.defaultEventRetention
+        let drills = top["drills"].flatMap { self.drills($0, groups: groups.map(\.config.id)) } ?? DrillSettings()
 
         checkLinks(nodes)
         checkVIPs(groups)
@@ -58,7 +59,7 @@ struct FileParser {
             cluster: cluster, keyFiles: keyFiles, dataDir: dataDir ?? Self.defaultDataDir,
             addresses: Dictionary(nodes.map { ($0.config.id, $0.addresses) }, uniquingKeysWith: { first, _ in first }),
             groupSpecs: Dictionary(groups.map { ($0.config.id, $0.spec) }, uniquingKeysWith: { first, _ in first }),
-            notify: notify, fence: fence, api: api, eventRetention: eventRetention)
+            notify: notify, fence: fence, api: api, eventRetention: eventRetention, drills: drills)
     }
 
     /// Runs `ClusterConfig.validate()` and reports its problems at the file's key paths and
@@ -622,6 +623,78 @@ struct FileParser {
             .flatMap { reader.value($0, Values.absolutePath) }
         guard let certFile, let keyFile else { return nil }
         return APITLSSettings(certFile: certFile, keyFile: keyFile)
+    }
+
+    /// `drills: {max_age: 30d, schedule: [{scenario, group, every, window, probe, max_interruption}]}`.
+    private func drills(_ at: Located, groups: [GroupID]) -> DrillSettings? {
+        guard let fields = reader.mapping(
+            at, allowed: ["max_age", "schedule"], expected: "{max_age: 30d, schedule: [{scenario: switchover, every: 7d}]}")
+        else { return nil }
+        let maxAge = fields["max_age"].flatMap { reader.duration($0, what: "max_age") }
+        var schedule: [ScheduledDrill] = []
+        if let list = fields["schedule"], let items = reader.sequence(list, expected: "a list of drills, such as [{scenario: switchover, every: 7d}]") {
+            for item in items {
+                guard let entry = reader.mapping(
+                    item, allowed: ["scenario", "group", "every", "window", "probe", "max_interruption"],
+                    expected: "{scenario: switchover, group: pbx, every: 7d, window: \"02:00-04:00\"}")
+                else { continue }
+                var ok = true
+                let scenario = reader.require(entry, "scenario", hint: "name one of \(ScheduledDrill.scenarios.joined(separator: ", "))")
+                    .flatMap { reader.text($0) }?.trimmingSpaces
+                if let scenario, !ScheduledDrill.scenarios.contains(scenario), let scenarioAt = entry["scenario"] {
+                    reader.report(scenarioAt, "a scheduled drill is one of \(ScheduledDrill.scenarios.joined(separator: ", ")), not \(scenario.debugDescription) (observe needs a person)")
+                    ok = false
+                }
+                var group: GroupID?
+                if let groupAt = entry["group"], let name = reader.text(groupAt)?.trimmingSpaces {
+                    group = GroupID(name)
+                    if !groups.contains(GroupID(name)) {
+                        reader.report(groupAt, "there is no group \(name.debugDescription); the groups are \(groups.map(\.name).joined(separator: ", "))")
+                        ok = false
+                    }
+                }
+                let every = reader.require(entry, "every", hint: "say how often, such as every: 7d").flatMap { reader.duration($0, what: "every") }
+                if let every, every < .seconds(60), let everyAt = entry["every"] {
+                    reader.report(everyAt, "every must be at least 1m (a drill moves the service)")
+                    ok = false
+                }
+                var window: (from: Int, to: Int)?
+                if let windowAt = entry["window"], let text = reader.text(windowAt) {
+                    window = Self.window(text)
+                    if window == nil {
+                        reader.report(windowAt, "window must be HH:MM-HH:MM in UTC, such as \"02:00-04:00\", not \(text.debugDescription)")
+                        ok = false
+                    }
+                }
+                var probe: String?
+                if let probeAt = entry["probe"], let text = reader.text(probeAt)?.trimmingSpaces {
+                    if ["tcp://", "http://", "udp://"].contains(where: { text.hasPrefix($0) }) {
+                        probe = text
+                    } else {
+                        reader.report(probeAt, "probe must be tcp://HOST:PORT, http://HOST:PORT/PATH or udp://HOST:PORT, not \(text.debugDescription)")
+                        ok = false
+                    }
+                }
+                let maxInterruption = entry["max_interruption"].flatMap { reader.duration($0, positive: false, what: "max_interruption") }
+                guard ok, let scenario, let every else { continue }
+                schedule.append(ScheduledDrill(
+                    scenario: scenario, group: group, every: every, window: window, probe: probe, maxInterruption: maxInterruption))
+            }
+        }
+        return DrillSettings(maxAge: maxAge, schedule: schedule)
+    }
+
+    /// "02:00-04:00" as minutes after midnight.
+    static func window(_ text: String) -> (from: Int, to: Int)? {
+        let parts = text.trimmingSpaces.split(separator: "-")
+        guard parts.count == 2 else { return nil }
+        func minutes(_ s: Substring) -> Int? {
+            let hm = s.split(separator: ":")
+            guard hm.count == 2, let h = Int(hm[0]), let m = Int(hm[1]), (0...24).contains(h), (0..<60).contains(m), h * 60 + m <= 1440 else { return nil }
+            return h * 60 + m
+        }
+        guard let from = minutes(parts[0]), let to = minutes(parts[1]), from != to else { return nil }
+        return (from, to)
     }
 
     /// `events: {keep: N}`: how many events the store keeps (the oldest are deleted).

@@ -22,11 +22,13 @@ public struct TandemFile: Sendable, Equatable {
     public var api: APISettings
     /// How many events each node's store keeps (`events.keep`); older ones are deleted.
     public var eventRetention: Int
+    /// Scheduled drills and how old a group's last passed drill may be (`drills:`).
+    public var drills: DrillSettings
 
     public init(
         cluster: ClusterConfig, keyFiles: [String], dataDir: String, addresses: [NodeID: NodeAddresses],
         groupSpecs: [GroupID: GroupSpec], notify: [NotifierSpec] = [], fence: FenceSpec? = nil,
-        api: APISettings = APISettings(), eventRetention: Int = 100_000
+        api: APISettings = APISettings(), eventRetention: Int = 100_000, drills: DrillSettings = DrillSettings()
     ) {
         self.cluster = cluster
         self.keyFiles = keyFiles
@@ -37,6 +39,7 @@ public struct TandemFile: Sendable, Equatable {
         self.fence = fence
         self.api = api
         self.eventRetention = eventRetention
+        self.drills = drills
     }
 }
 
@@ -231,4 +234,53 @@ public struct FenceSpec: Sendable, Equatable {
         self.command = command
         self.timeout = timeout
     }
+}
+
+/// `drills: {max_age: 30d, schedule: [...]}`.
+public struct DrillSettings: Sendable, Equatable {
+    /// A group whose newest passed drill is older than this (or that has none) raises the
+    /// alarm `standby_unproven`; nil: no such alarm.
+    public var maxAge: Duration?
+    public var schedule: [ScheduledDrill]
+    public init(maxAge: Duration? = nil, schedule: [ScheduledDrill] = []) {
+        self.maxAge = maxAge
+        self.schedule = schedule
+    }
+}
+
+/// One drill the cluster's leader runs by itself, every `every`, inside `window` if given.
+public struct ScheduledDrill: Sendable, Equatable {
+    /// switchover, active-failure, service-failure, link-failure, isolation or recovery.
+    public var scenario: String
+    public var group: GroupID?
+    public var every: Duration
+    /// Minutes after midnight UTC: the drill starts only between `from` and `to` (which may
+    /// wrap past midnight).
+    public var window: (from: Int, to: Int)?
+    public var probe: String?
+    public var maxInterruption: Duration?
+
+    public init(scenario: String, group: GroupID? = nil, every: Duration, window: (from: Int, to: Int)? = nil,
+                probe: String? = nil, maxInterruption: Duration? = nil) {
+        self.scenario = scenario
+        self.group = group
+        self.every = every
+        self.window = window
+        self.probe = probe
+        self.maxInterruption = maxInterruption
+    }
+
+    public static func == (a: ScheduledDrill, b: ScheduledDrill) -> Bool {
+        a.scenario == b.scenario && a.group == b.group && a.every == b.every && a.window?.from == b.window?.from
+            && a.window?.to == b.window?.to && a.probe == b.probe && a.maxInterruption == b.maxInterruption
+    }
+
+    /// Whether `minute` (after midnight UTC) is inside the window (always, without one).
+    public func allows(minute: Int) -> Bool {
+        guard let window else { return true }
+        return window.from <= window.to ? (minute >= window.from && minute < window.to) : (minute >= window.from || minute < window.to)
+    }
+
+    /// The scenarios a schedule may name (`observe` needs a person).
+    public static let scenarios = ["switchover", "active-failure", "service-failure", "link-failure", "isolation", "recovery"]
 }

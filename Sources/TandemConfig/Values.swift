@@ -15,11 +15,11 @@ enum Values {
 
     /// The duration units, in nanoseconds.
     private static let durationUnits: [(name: String, nanoseconds: Int64)] = [
-        ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000),
+        ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000), ("d", 86_400_000_000_000),
     ]
 
-    /// A duration such as `500ms`, `1.5s`, `5m` or `1h`: a non-negative decimal number and a
-    /// unit (`ms`, `s`, `m`, `h`). Plain numbers are refused, since the unit is easy to guess
+    /// A duration such as `500ms`, `1.5s`, `5m`, `1h` or `7d`: a non-negative decimal number and a
+    /// unit (`ms`, `s`, `m`, `h`, `d`). Plain numbers are refused, since the unit is easy to guess
     /// wrong. Digits beyond the nanosecond are dropped.
     static func duration(_ text: String) throws(ValueError) -> Duration {
         let (number, unit) = splitNumberAndUnit(text)
@@ -31,7 +31,7 @@ enum Values {
             throw ValueError("the duration '\(text)' has no unit; add one: \(number)ms, \(number)s, \(number)m or \(number)h")
         }
         guard let scale = durationUnits.first(where: { $0.name == unit })?.nanoseconds else {
-            throw ValueError("unknown duration unit '\(unit)' in '\(text)'; use ms, s, m or h, \(example)")
+            throw ValueError("unknown duration unit '\(unit)' in '\(text)'; use ms, s, m, h or d, \(example)")
         }
         guard let nanoseconds = decimal.scaled(by: scale) else {
             throw ValueError("the duration '\(text)' is too long; use a smaller value")

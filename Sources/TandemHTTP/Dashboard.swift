@@ -193,7 +193,7 @@ function render(s) {
       : unknown ? `<span class="muted">known by the leader${s.leader ? " (" + esc(s.leader) + ")" : ""}</span>` : '<span class="bad">none</span>';
     return `<tr data-group="${esc(g.id)}" data-owner="${esc(g.owner || "")}">
       <td><b>${esc(g.id)}</b></td><td class="owner">${g.owner ? esc(g.owner) : '<span class="bad">none</span>'}</td>
-      <td class="epoch">${g.epoch}${g.ownerSinceWallMilliseconds != null ? '<br><span class="muted">since ' + new Date(g.ownerSinceWallMilliseconds).toLocaleTimeString() + "</span>" : ""}</td><td class="ready">${ready}</td><td class="muted">${notReady || "-"}</td>
+      <td class="epoch">${g.epoch}${g.ownerSinceWallMilliseconds != null ? '<br><span class="muted">since ' + new Date(g.ownerSinceWallMilliseconds).toLocaleTimeString() + "</span>" : ""}</td><td class="ready">${ready}<br><span class="muted">${g.lastProvenWallMilliseconds != null ? "proven by a drill " + new Date(g.lastProvenWallMilliseconds).toLocaleString() : "never proven by a drill"}</span></td><td class="muted">${notReady || "-"}</td>
       <td class="muted">${esc(g.reason)}${g.pending ? "<br>pending: " + esc(g.pending) : ""}</td>
       <td><button data-action="switchover" data-group="${esc(g.id)}">switch over</button><button data-action="failback" data-group="${esc(g.id)}">fail back</button></td></tr>`;
   }).join("");

@@ -1783,6 +1783,15 @@ enum OpenAPIDocument {
             "format": "int64",
             "minimum": 0,
             "description": "The log index of the entry that made the present owner the owner (0: none yet)."
+          },
+          "lastProvenDrill": {
+            "type": "string",
+            "description": "The newest drill that passed for this group (its id)."
+          },
+          "lastProvenWallMilliseconds": {
+            "type": "integer",
+            "format": "int64",
+            "description": "When that drill ended (Unix ms). Absent: never proven."
           }
         }
       },

@@ -65,7 +65,7 @@ enum StatusTable {
                          health.isEmpty ? "-" : health, n.maintenance ? "yes" : "no", version, revision])
         }
         out += table(rows) + "\n"
-        rows = [["GROUP", "OWNER", "EPOCH", "SINCE", "HERE", "READY STANDBY", "NOT READY", "REASON"]]
+        rows = [["GROUP", "OWNER", "EPOCH", "SINCE", "HERE", "READY STANDBY", "PROVEN", "NOT READY", "REASON"]]
         let clock = DateFormatter()
         clock.dateFormat = "yyyy-MM-dd HH:mm:ss"
         for g in s.groups {
@@ -75,6 +75,7 @@ enum StatusTable {
                 ?? (g.ownerSinceIndex > 0 ? "log index \(g.ownerSinceIndex)" : "-")
             rows.append([g.id, g.owner ?? bad("none"), String(g.epoch), since, g.phase ?? "-",
                          g.readyStandbys.isEmpty ? bad("none") : ok(g.readyStandbys.joined(separator: ",")),
+                         g.lastProvenWallMilliseconds.map { clock.string(from: Date(timeIntervalSince1970: Double($0) / 1000)) } ?? "never",
                          notReady.isEmpty ? "-" : notReady, g.reason])
         }
         out += table(rows) + "\n"

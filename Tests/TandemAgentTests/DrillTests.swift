@@ -14,12 +14,12 @@ extension AgentProcesses {
     @Suite(.serialized) struct DrillTests {
         static let admin = "0123456789abcdef-admin"
 
-        func startCluster() throws -> (ProcessCluster, echoPort: Int) {
+        func startCluster(extra: String = "") throws -> (ProcessCluster, echoPort: Int) {
             let echoPort = Int.random(in: 20000...29999)
             let cluster = try ProcessCluster(
                 timing: "balanced",
                 service: "exec: {run: \"\(ProcessCluster.tandemBinary) echo --port \(echoPort) --bind 127.0.0.1\", timeout: 5s}",
-                extra: "api: {token_file: $DIR/tokens}\n")
+                extra: "api: {token_file: $DIR/tokens}\n" + extra)
             let tokens = cluster.directory + "/tokens"
             try "root admin \(Self.admin)\n".write(toFile: tokens, atomically: false, encoding: .utf8)
             chmod(tokens, 0o600)
@@ -145,6 +145,28 @@ extension AgentProcesses {
                 #expect(checks(report)["root cause recorded"] == true)
                 #expect((report["openIssues"] as? [String])?.contains { $0.hasPrefix("caused by a drill") } == true, "\(report["openIssues"] ?? "")")
             }
+        }
+
+        /// A scheduled drill: the leader runs it by itself when it is due; until a drill has
+        /// passed, the group's standby is "unproven" (an alarm), and the status then says
+        /// when it was last proven.
+        @Test func aScheduledDrillProvesTheStandby() throws {
+            let (cluster, _) = try startCluster(
+                extra: "drills:\n  max_age: 1h\n  schedule:\n    - {scenario: switchover, every: 1h}\n")
+            let alarms = { ["a", "b"].flatMap { cluster.status($0)?.alarms ?? [] } }
+            var record: [String: Any] = [:]
+            #expect(cluster.wait(seconds: 40) {
+                let list = (try? httpCall("GET", port: cluster.apiPort("b"), path: "/v1/drills", timeout: 5).json["drills"]) as? [[String: Any]] ?? []
+                guard let id = list.first(where: { $0["scenario"] as? String == "switchover" && $0["state"] as? String == "passed" })?["id"] as? String else { return false }
+                record = (try? httpCall("GET", port: cluster.apiPort("b"), path: "/v1/drills/\(id)", timeout: 5).json) ?? [:]
+                return true
+            }, "\(cluster.logs())")
+            #expect((record["startedBy"] as? String)?.hasPrefix("schedule 1") == true, "\(record["startedBy"] ?? "")")
+            let events = (try? String(contentsOfFile: cluster.logPath("a"), encoding: .utf8)) ?? ""
+                + ((try? String(contentsOfFile: cluster.logPath("b"), encoding: .utf8)) ?? "")
+            #expect(events.contains("alarm standby_unproven:svc"), "the alarm was not raised before the first drill")
+            #expect(cluster.wait(seconds: 10) { !alarms().contains { $0.kind == "standby_unproven" } }, "\(alarms())")
+            #expect(cluster.status("w")?.groups.first?.lastProvenDrill == record["id"] as? String)
         }
 
         /// The drill's runner dies mid-drill: the fault it injected elsewhere still ends at its

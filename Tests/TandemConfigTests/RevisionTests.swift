@@ -47,3 +47,33 @@ import TandemCore
         #expect(found.count == 1 && found[0].hasPrefix(expected), "\(expected): \(found)")
     }
 }
+
+// MARK: - drills:
+
+@Test func test_parse_drills_scheduleAndMaxAge() {
+    let file = parsed(groupYAML("prefer: [a, b]\n") + "drills:\n  max_age: 30d\n  schedule:\n    - {scenario: switchover, group: g, every: 7d, window: \"23:00-01:30\", probe: \"udp://10.0.0.9:9000\", max_interruption: 500ms}\n")
+    #expect(file?.drills.maxAge == .seconds(30 * 86_400))
+    let entry = file?.drills.schedule.first
+    #expect(entry?.scenario == "switchover" && entry?.group == "g" && entry?.every == .seconds(7 * 86_400))
+    #expect(entry?.maxInterruption == .milliseconds(500) && entry?.probe == "udp://10.0.0.9:9000")
+    // The window wraps past midnight.
+    #expect(entry?.allows(minute: 23 * 60 + 30) == true && entry?.allows(minute: 60) == true && entry?.allows(minute: 120) == false)
+}
+
+@Test func test_parse_drills_badEntries_eachNamed() {
+    let yaml = groupYAML("prefer: [a, b]\n") + """
+    drills:
+      schedule:
+        - {scenario: observe, every: 7d}
+        - {scenario: switchover, group: nope, every: 7d}
+        - {scenario: switchover, every: 10s}
+        - {scenario: switchover, every: 1d, window: "25:00-26:00"}
+        - {scenario: switchover, every: 1d, probe: "ftp://x:1"}
+
+    """
+    #expect(problem(yaml, key: "drills.schedule[0].scenario")?.message.contains("observe needs a person") == true)
+    #expect(problem(yaml, key: "drills.schedule[1].group")?.message.contains("no group \"nope\"") == true)
+    #expect(problem(yaml, key: "drills.schedule[2].every")?.message.contains("at least 1m") == true)
+    #expect(problem(yaml, key: "drills.schedule[3].window")?.message.contains("HH:MM-HH:MM") == true)
+    #expect(problem(yaml, key: "drills.schedule[4].probe")?.message.contains("udp://") == true)
+}
