@@ -43,6 +43,10 @@ private let exampleYAML = """
     fence: {exec: /usr/local/sbin/fence-peer, timeout: 10s}
     api: {token_file: /etc/tandem/tokens, read: open}
     events: {keep: 100000}
+    drills:
+      max_age: 30d
+      schedule:
+        - {scenario: switchover, group: pbx, every: 7d, window: "02:00-04:00", probe: "udp://10.0.0.100:9000", max_interruption: 500ms}
     """
 
 /// What `exampleYAML` and docs/examples/pbx.yaml describe.
@@ -94,7 +98,11 @@ private let expectedFile = TandemFile(
     ],
     notify: [.exec(command: "/usr/local/sbin/alarm", timeout: .seconds(10))],
     fence: FenceSpec(command: "/usr/local/sbin/fence-peer", timeout: .seconds(10)),
-    api: APISettings(tokenFile: "/etc/tandem/tokens", reads: .open), eventRetention: 100_000)
+    api: APISettings(tokenFile: "/etc/tandem/tokens", reads: .open), eventRetention: 100_000,
+    drills: DrillSettings(maxAge: .seconds(30 * 86_400), schedule: [
+        ScheduledDrill(scenario: "switchover", group: "pbx", every: .seconds(7 * 86_400), window: (120, 240),
+                       probe: "udp://10.0.0.100:9000", maxInterruption: .milliseconds(500)),
+    ]))
 
 /// Compares field by field (for readable failures), then as a whole.
 private func expectExample(_ file: TandemFile) {
