@@ -97,5 +97,36 @@ extension AgentProcesses {
             #expect(stopped.output.contains("stopped"), "\(stopped.output)")
             #expect(lab.page() == nil, "the page is still served after lab stop")
         }
+
+        /// Drills against the lab as the README shows them: a switchover and a service failure
+        /// probed over HTTP, the records listed, one exported as a page, the standby proven.
+        @Test func drillsAgainstTheLabLeaveRecords() throws {
+            let lab = Lab()
+            defer {
+                _ = try? lab.tandem(["lab", "stop"])
+                try? FileManager.default.removeItem(atPath: lab.directory)
+            }
+            let started = try lab.tandem(["lab"])
+            #expect(started.output.contains("is running"), "\(started.output)\n\(lab.logs())")
+            #expect(wait(seconds: 10) { lab.page() != nil })
+            let probe = "http://127.0.0.1:\(lab.webPort)/health"
+            var ids: [String] = []
+            for scenario in ["switchover", "service-failure"] {
+                let run = try lab.tandem(["drill", "run", scenario, "--probe", probe, "--max-interruption", "5s", "--operator", "Lab Tester"])
+                #expect(run.status == 0 && run.output.contains("— PASSED"), "\(run.output)\n\(lab.logs())")
+                if let line = run.output.split(separator: "\n").first(where: { $0.hasPrefix("drill ") && $0.contains(" started on ") }) {
+                    ids.append(String(line.split(separator: " ")[1]))
+                }
+                #expect(run.output.contains("phase activation"), "\(run.output)")
+            }
+            let list = try lab.tandem(["drill", "list"])
+            #expect(ids.count == 2 && ids.allSatisfy { list.output.contains($0) } && list.output.contains("Lab Tester"), "\(ids) \(list.output)")
+            let page = lab.directory + "/report.html"
+            #expect(try lab.tandem(["drill", "show", ids.first ?? "-", "--html", page]).status == 0)
+            let html = (try? String(contentsOfFile: page, encoding: .utf8)) ?? ""
+            #expect(html.contains("<svg") && html.contains("switchover of web"), "\(html.prefix(300))")
+            let status = try lab.tandem(["status"])
+            #expect(status.output.contains("PROVEN") && !status.output.contains(" never "), "\(status.output)")
+        }
     }
 }
