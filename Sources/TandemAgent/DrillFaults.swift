@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import TandemConfig
 import TandemCore
@@ -13,6 +14,8 @@ struct ActiveFault {
     var drill: UInt64
     var fault: DrillFault
     var end: Scheduled<Void>
+    /// Power loss: the groups whose resources it stopped, at their epochs.
+    var stopped: [GroupID: Epoch] = [:]
 }
 
 extension NodeRuntime {
@@ -37,8 +40,10 @@ extension NodeRuntime {
             guard file.cluster.group(group) != nil else { return "no group \(group) in the configuration" }
             hands.forceFailing(group, reason: "drill \(drill): service failure injected")
         }
+        var stopped: [GroupID: Epoch] = [:]
         if case .powerLoss = fault {
             // As if the power went: the groups' resources stop now, not when the standing ends.
+            stopped = node.activeGroups
             for (group, epoch) in node.activeGroups {
                 hands.setActive(group, false)
                 let previous = groupWork[group]
@@ -53,7 +58,7 @@ extension NodeRuntime {
         let end = loop.scheduleTask(in: .nanoseconds(limit.nanoseconds)) { [self] in
             self.assumeIsolated { _ = $0.endFault(drill: drill, why: "its time limit of \(limit) passed") }
         }
-        activeFault = ActiveFault(drill: drill, fault: fault, end: end)
+        activeFault = ActiveFault(drill: drill, fault: fault, end: end, stopped: stopped)
         recordLocal(.drill, reason: "drill \(drill) fault on \(id): \(fault), for at most \(limit)", evidence: "")
         return nil
     }
@@ -68,8 +73,32 @@ extension NodeRuntime {
         case .powerLoss, .isolation, .link: transport.muted = []
         case .service(let group): hands.forceFailing(group, reason: nil)
         }
+        // Power back before this node's standing ended (a fault shorter than the lease): the
+        // core still runs the groups here, so their resources start again.
+        for (group, epoch) in current.stopped.sorted(by: { $0.key < $1.key }) where node.activeGroups[group] == epoch {
+            restartAfterPowerLoss(group, epoch: epoch, drill: drill)
+        }
         recordLocal(.drill, reason: "drill \(drill) fault on \(id) ended: \(current.fault)", evidence: why)
         return true
+    }
+
+    /// Starts again the resources a power-loss fault stopped, for a group the core still
+    /// runs here at `epoch` (chained after the stop, like any start). A start that fails is
+    /// reported as failing checks, so that the group moves.
+    func restartAfterPowerLoss(_ group: GroupID, epoch: Epoch, drill: UInt64) {
+        let previous = groupWork[group]
+        let hands = self.hands
+        let guardian = self.guardian
+        groupsInFlight[group, default: 0] += 1
+        groupWork[group] = Task { [self] in
+            await previous?.value
+            let result = await hands.start(group, epoch: epoch, reason: "drill \(drill): power back while still the owner")
+            for pid in result.processes { guardian.addProcess(group, pid: pid) }
+            self.groupsInFlight[group, default: 1] -= 1
+            if let problem = result.problem { self.logger.error("\(group) epoch \(epoch) failed to start again: \(problem)") }
+            if self.node.activeGroups[group] == epoch { self.hands.setActive(group, result.problem == nil) }
+            if result.problem != nil { self.feed(.checks(group: group, passing: false)) }
+        }
     }
 
     /// A drill's fault message, for this node or answered for another.

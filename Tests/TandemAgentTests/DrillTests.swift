@@ -169,6 +169,22 @@ extension AgentProcesses {
             #expect(cluster.status("w")?.groups.first?.lastProvenDrill == record["id"] as? String)
         }
 
+        /// A power loss shorter than the owner's standing: nothing moves (the record says the
+        /// expected move did not happen), and the owner, still the owner when the power is
+        /// back, starts the service again.
+        @Test func aPowerBlipShorterThanTheStandingRestartsTheService() throws {
+            let (cluster, echoPort) = try startCluster()
+            let record = try drill(cluster, on: "w", [
+                "scenario": "active-failure", "probe": "udp://127.0.0.1:\(echoPort)", "faultSeconds": 0.1,
+            ])
+            #expect(record["state"] as? String == "failed" && record["ownerAfter"] as? String == "a", "\(record["steps"] ?? "")")
+            #expect(checks(record)["the group moved to a standby"] == false)
+            let timeline = (record["probe"] as? [String: Any])?["timeline"] as? [[Double]] ?? []
+            #expect(timeline.last?.last == 1, "the service did not answer again: \(timeline.suffix(3))")
+            #expect((record["interruptionMs"] as? Double ?? 0) > 0, "the power loss stopped nothing")
+            #expect(cluster.runningNodes() == ["a"])
+        }
+
         /// The drill's runner dies mid-drill: the fault it injected elsewhere still ends at its
         /// time limit, and the node it silenced takes part again.
         @Test func aFaultEndsAtItsTimeLimitWhenTheRunnerDies() throws {
