@@ -185,6 +185,31 @@ extension AgentProcesses {
             #expect(cluster.runningNodes() == ["a"])
         }
 
+        /// `observe`: the drill injects nothing; a person causes the fault (here: the active
+        /// agent is killed during the window), and the record holds what happened.
+        @Test func anObservedFailureIsRecorded() throws {
+            let (cluster, echoPort) = try startCluster()
+            let started = try httpCall(
+                "POST", port: cluster.apiPort("w"), path: "/v1/drills", headers: ["Authorization": "Bearer \(Self.admin)"],
+                body: Array(try JSONSerialization.data(withJSONObject: [
+                    "scenario": "observe", "probe": "udp://127.0.0.1:\(echoPort)", "observeSeconds": 4, "operator": "Hands-on",
+                ])), timeout: 5)
+            #expect(started.status == 202, "\(String(decoding: started.body, as: UTF8.self))")
+            let id = started.json["id"] as? String ?? ""
+            usleep(1_800_000)
+            cluster.signal("a", SIGKILL)
+            var record: [String: Any] = [:]
+            #expect(cluster.wait(seconds: 30) {
+                record = (try? httpCall("GET", port: cluster.apiPort("w"), path: "/v1/drills/\(id)", timeout: 5).json) ?? [:]
+                return (record["state"] as? String).map { $0 != "running" } ?? false
+            })
+            #expect(record["state"] as? String == "passed", "\(checks(record)) \(record["steps"] ?? "")")
+            #expect(record["ownerBefore"] as? String == "a" && record["ownerAfter"] as? String == "b")
+            #expect(phase(record, "decision") != nil && phase(record, "activation") != nil, "\(record["phases"] ?? "")")
+            #expect((record["interruptionMs"] as? Double ?? 0) > 0)
+            #expect(record["fault"] == nil, "observe injects nothing")
+        }
+
         /// The drill's runner dies mid-drill: the fault it injected elsewhere still ends at its
         /// time limit, and the node it silenced takes part again.
         @Test func aFaultEndsAtItsTimeLimitWhenTheRunnerDies() throws {
