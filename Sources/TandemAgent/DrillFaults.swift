@@ -34,7 +34,8 @@ extension NodeRuntime {
         case .powerLoss, .isolation:
             transport.muted = Set(0..<links)
         case .link(let k):
-            guard Int(k) < links else { return "\(id) has \(links) link(s); there is no link \(k + 1)" }
+            guard Int(k) < links else { return "\(id) has \(links) link(s); there is no link \(Int(k) + 1)" }
+            guard links > 1 else { return "\(id) has one link: silencing it would isolate the node (use the isolation scenario)" }
             transport.muted = [Int(k)]
         case .service(let group):
             guard file.cluster.group(group) != nil else { return "no group \(group) in the configuration" }
@@ -96,8 +97,11 @@ extension NodeRuntime {
             for pid in result.processes { guardian.addProcess(group, pid: pid) }
             self.groupsInFlight[group, default: 1] -= 1
             if let problem = result.problem { self.logger.error("\(group) epoch \(epoch) failed to start again: \(problem)") }
-            if self.node.activeGroups[group] == epoch { self.hands.setActive(group, result.problem == nil) }
-            if result.problem != nil { self.feed(.checks(group: group, passing: false)) }
+            guard self.node.activeGroups[group] == epoch else { return }
+            self.hands.setActive(group, true)
+            // A resource that did not start is a failing resource (as its monitor would say);
+            // Hands reports it, and reports it passing again once it runs.
+            if let problem = result.problem { self.hands.update(group, resources: false, reason: problem) }
         }
     }
 

@@ -134,8 +134,10 @@ public final class DrillProbe: Sendable {
                     guard n >= 9, let space = buffer[0..<n].firstIndex(of: 32), n - space - 1 == 8 else { continue }
                     var sequence: UInt64 = 0
                     for byte in buffer[(space + 1)..<n] { sequence = sequence << 8 | UInt64(byte) }
+                    // Any datagram may arrive here: only a sequence number this probe sent counts.
+                    guard sequence < UInt64(sentAt.count) else { continue }
                     let index = Int(sequence)
-                    guard index < sentAt.count, Self.monotonic() - sentAt[index].mono <= limit else { continue }
+                    guard Self.monotonic() - sentAt[index].mono <= limit else { continue }
                     answers[index] = String(decoding: buffer[0..<space], as: UTF8.self)
                     lastAnswer.withLock { $0 = Self.wallMilliseconds() }
                 }

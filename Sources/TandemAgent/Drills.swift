@@ -215,7 +215,7 @@ extension NodeRuntime {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss"
-        let drillID = formatter.string(from: Date(timeIntervalSince1970: Double(start) / 1000)) + "-" + request.scenario
+        let drillID = formatter.string(from: Date(timeIntervalSince1970: Double(start) / 1000)) + "-" + request.scenario + "-" + id.name
         let record = DrillRecord(
             id: drillID, scenario: request.scenario, group: groupID.name, expected: expected, state: "running", startedBy: who,
             node: id.name, startWallMs: start, ownerBefore: g?.owner?.name, epochBefore: g?.epoch ?? 0,
@@ -271,7 +271,8 @@ extension NodeRuntime {
             drills[drillID]?.fault = fault.description
             if let owner, let problem = await injectFault(fault, drill: drillID, on: owner, for: faultFor) {
                 step(drillID, "the fault could not be injected on \(owner): \(problem)")
-                drills[drillID]?.openIssues.append("the fault could not be injected: \(problem)")
+                drills[drillID]?.checks.append(DrillRecord.Check(
+                    what: "the fault was injected", passed: false, detail: "\(owner): \(problem)"))
             } else {
                 step(drillID, "fault injected on \(owner?.name ?? "?"): \(fault), for at most \(faultFor)")
             }
@@ -393,7 +394,14 @@ extension NodeRuntime {
             if case .udp = probe.target { namesNode = true }
             let result = Self.summarize(samples, target: probe.target.description, interval: 5, t0: t0, namesNode: namesNode)
             record.probe = result
-            record.interruptionMs = result.longestGapMs
+            if result.answered == 0 {
+                // Nothing measured: a probe that never reached the service says nothing about it.
+                record.checks.append(DrillRecord.Check(
+                    what: "the probe reached the service", passed: false,
+                    detail: "none of \(result.sent) attempts to \(result.target) was answered (\(samples.first?.detail ?? "no attempt"))"))
+            } else {
+                record.interruptionMs = result.longestGapMs
+            }
         }
         // Data: every replica's digest at the same applied index; every acknowledged marker present.
         record.consistency = await consistency(markers)
@@ -442,8 +450,9 @@ extension NodeRuntime {
             }
         }
         drills[drillID] = record
-        // The group's standby is proven by a drill that passed (observe proves nothing by itself).
-        if record.state == "passed", record.scenario != "observe" {
+        // The group's standby is proven by a drill that passed and moved the group to it
+        // (observe and link-failure do not use the standby).
+        if record.state == "passed", ["switchover", "active-failure", "service-failure", "isolation", "recovery"].contains(record.scenario) {
             let proven = ProvenBy(id: drillID, scenario: record.scenario, wallMs: record.endWallMs ?? end)
             if let json = try? JSONEncoder().encode(proven) {
                 _ = await requestRetryingWithoutLeader(
@@ -544,14 +553,24 @@ extension NodeRuntime {
         let decision = after.first { $0.kind == Event.Kind.assigned.name && $0.group == record.group }
         let activation = after.first { $0.kind == Event.Kind.activated.name && $0.group == record.group && $0.node != record.ownerBefore }
         let stopped = after.first { $0.kind == Event.Kind.deactivated.name && $0.group == record.group && $0.node == record.ownerBefore }
+        // The outage is the longest span without answers after the fault (one lost datagram
+        // before it is not the outage).
         var outageStart: Int64?
         var firstAnswer: Int64?
-        for sample in samples where sample.at >= t0 {
-            if !sample.ok, outageStart == nil { outageStart = sample.at }
-            if sample.ok, outageStart != nil {
+        var lastOK: Int64?
+        var longest: Int64 = 0
+        for sample in samples where sample.ok {
+            if let lastOK, sample.at >= t0, sample.at - lastOK > longest {
+                longest = sample.at - lastOK
+                outageStart = lastOK
                 firstAnswer = sample.at
-                break
             }
+            lastOK = sample.at
+        }
+        if longest <= 25 { outageStart = nil; firstAnswer = nil }
+        if let lastOK, let last = samples.last, last.at - lastOK > max(longest, 25) {
+            outageStart = lastOK
+            firstAnswer = nil
         }
         var phases: [DrillRecord.Phase] = [
             .init(name: "fault", atMs: 0, detail: record.fault ?? (record.scenario == "observe" ? "observed (caused by hand)" : "operator request")),
@@ -567,7 +586,7 @@ extension NodeRuntime {
         phases.append(.init(name: "activation", atMs: at(activation), detail: activation.map { "\($0.node): \($0.reason)" } ?? "no other node activated"))
         if let outageStart {
             phases.append(.init(name: "first answer", atMs: firstAnswer.map { Double($0 - t0) },
-                                detail: firstAnswer.map { String(format: "the client was answered again %.1f ms after its first unanswered attempt", Double($0 - outageStart)) }
+                                detail: firstAnswer.map { String(format: "the client was answered again %.1f ms after its last answer before the outage", Double($0 - outageStart)) }
                                     ?? "the client was not answered again"))
         } else if !samples.isEmpty {
             phases.append(.init(name: "first answer", atMs: nil, detail: "every attempt was answered: no interruption"))
@@ -581,8 +600,12 @@ extension NodeRuntime {
         let owner = "\(record.ownerBefore ?? "none") → \(record.ownerAfter ?? "none") (epoch \(record.epochBefore) → \(record.epochAfter.map(String.init) ?? "?"))"
         var checks: [DrillRecord.Check] = []
         switch record.scenario {
-        case "switchover", "active-failure", "service-failure", "recovery":
+        case "switchover", "active-failure", "service-failure":
             checks.append(.init(what: "the group moved to a standby", passed: movedAway, detail: owner))
+        case "recovery":
+            // With failback: auto the group may be back on the returned node at a newer epoch.
+            let moved = record.ownerAfter != nil && (record.epochAfter ?? 0) > record.epochBefore
+            checks.append(.init(what: "the group moved to a standby (and back, if failback is auto)", passed: moved, detail: owner))
         case "isolation":
             checks.append(.init(what: "the group moved to a standby", passed: movedAway, detail: owner))
             let demoted = record.events.contains {
@@ -597,7 +620,8 @@ extension NodeRuntime {
             checks.append(.init(what: "the group has an owner at the end", passed: record.ownerAfter != nil, detail: owner))
         }
         let split = (record.probe?.answeredBy.count ?? 0) > Set(record.probe?.answeredBy ?? []).count
-        if record.probe?.answeredBy.isEmpty == false {
+        // (A recovery with failback may rightly be answered by the first node again.)
+        if record.probe?.answeredBy.isEmpty == false, record.scenario != "recovery" {
             checks.append(.init(what: "no two nodes answered the client in turn (no split brain)", passed: !split,
                                 detail: record.probe!.answeredBy.joined(separator: " → ")))
         }

@@ -185,7 +185,7 @@ final class Transport: @unchecked Sendable {
         guard peers[node] != nil else { return }
         let (packet, channel) = sealer.seal(payload, datagramLimit: Self.maxDatagramBytes)
         // A drill's own messages pass its silenced links (so that it can be ended early).
-        let drill = if case .agent = payload { true } else { false }
+        let drill = Self.isDrillControl(payload)
         switch channel {
         case .datagram: sendDatagram(packet, to: node, drill: drill)
         case .stream: sendFrame(packet, to: node, drill: drill)
@@ -316,6 +316,16 @@ final class Transport: @unchecked Sendable {
         flush()
     }
 
+    /// A drill's own control messages (fault, end, acknowledgement): the only traffic that
+    /// crosses links a drill silenced.
+    static func isDrillControl(_ payload: Payload) -> Bool {
+        guard case .agent(let message) = payload else { return false }
+        switch message {
+        case .drillFault, .drillEnd, .drillAck: return true
+        default: return false
+        }
+    }
+
     /// Whether any link to `node` is up now.
     func isReachable(_ node: NodeID) -> Bool {
         peers[node]?.links.contains { $0.up } ?? false
@@ -335,7 +345,7 @@ final class Transport: @unchecked Sendable {
         case .success(let opened):
             if !muted.isEmpty, muted.contains(k) {
                 // Silenced by a drill: as if nothing came, except the drill's own messages.
-                if case .agent(let message) = opened.payload { deliverAgent?(opened.sender, message) }
+                if Self.isDrillControl(opened.payload), case .agent(let message) = opened.payload { deliverAgent?(opened.sender, message) }
                 return
             }
             let now = AgentClock.now()
@@ -377,7 +387,7 @@ final class Transport: @unchecked Sendable {
 
     func receivedFrame(_ buffer: ByteBuffer) {
         guard case .success(let opened) = opener.open(buffer) else { return }
-        if allMuted, case .core = opened.payload { return }
+        if allMuted, !Self.isDrillControl(opened.payload) { return }
         switch opened.payload {
         case .core(let message): deliver(opened.sender, message)
         case .agent(let message): deliverAgent?(opened.sender, message)

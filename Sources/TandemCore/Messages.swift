@@ -43,7 +43,8 @@ public struct Fence: Sendable, Hashable {
 /// What a node reports about itself to the controller (DESIGN §4, failure decision):
 /// the result of its checks per group and whether it reaches its clients (upstream), and
 /// what it runs: its software version and the configuration revision its runtime applied
-/// (DESIGN §8: a standby is ready only with the same version and revision).
+/// (shown beside readiness, and alarmed on when they differ; placement ignores them, so a
+/// rolling upgrade can still fail over).
 public struct NodeReport: Sendable, Equatable {
     public var health: [GroupID: Bool]
     public var upstream: Bool

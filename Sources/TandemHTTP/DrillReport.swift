@@ -21,15 +21,17 @@ public enum DrillReport {
 
     /// The timeline: probe answers (green) and silences (red), the phases as marks.
     static func picture(_ r: DrillRecord) -> String {
-        let t0 = Double((r.faultWallMs ?? r.startWallMs) - r.startWallMs)
-        let start = -t0
-        let end = Double((r.endWallMs ?? r.startWallMs) - (r.faultWallMs ?? r.startWallMs))
+        // Times as doubles (a record is a KV value anyone with a token may write: no
+        // overflow, and the picture is bounded whatever it says).
+        let fault = Double(r.faultWallMs ?? r.startWallMs), begin = Double(r.startWallMs)
+        let start = max(-3_600_000, min(0, begin - fault))
+        let end = max(0, min(86_400_000, Double(r.endWallMs ?? r.startWallMs) - fault))
         let span = max(end - start, 1)
         let width = 900.0, left = 110.0, right = 20.0
         func x(_ ms: Double) -> Double { left + (ms - start) / span * (width - left - right) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(80 + 22 * r.phases.count)\" width=\"100%\" role=\"img\" aria-label=\"drill timeline\">"
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) \(80 + 22 * min(r.phases.count, 20))\" width=\"100%\" role=\"img\" aria-label=\"drill timeline\">"
         svg += "<text x=\"4\" y=\"34\" font-size=\"12\">client</text>"
-        for run in r.probe?.timeline ?? [] where run.count == 3 {
+        for run in (r.probe?.timeline ?? []).prefix(10_000) where run.count == 3 && run.allSatisfy(\.isFinite) {
             let x1 = x(run[0]), x2 = max(x(run[1]), x1 + 1)
             svg += "<rect x=\"\(x1)\" y=\"22\" width=\"\(x2 - x1)\" height=\"18\" fill=\"\(run[2] > 0 ? "#2da44e" : "#cf222e")\"/>"
         }
@@ -37,15 +39,17 @@ public enum DrillReport {
         // The time axis: a tick every step.
         let step = [10.0, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000].first { span / $0 <= 12 } ?? 60000
         var tick = (start / step).rounded(.up) * step
-        while tick <= end {
+        var ticks = 0
+        while tick <= end, ticks < 40 {
+            ticks += 1
             svg += "<line x1=\"\(x(tick))\" y1=\"44\" x2=\"\(x(tick))\" y2=\"50\" stroke=\"#57606a\"/>"
-            svg += "<text x=\"\(x(tick))\" y=\"62\" font-size=\"10\" text-anchor=\"middle\" fill=\"#57606a\">\(Int(tick)) ms</text>"
+            svg += "<text x=\"\(x(tick))\" y=\"62\" font-size=\"10\" text-anchor=\"middle\" fill=\"#57606a\">\(String(format: "%.0f", tick)) ms</text>"
             tick += step
         }
-        for (i, phase) in r.phases.enumerated() {
+        for (i, phase) in r.phases.prefix(20).enumerated() {
             let y = 84 + 22 * i
             svg += "<text x=\"4\" y=\"\(y + 4)\" font-size=\"12\">\(esc(phase.name))</text>"
-            if let at = phase.atMs {
+            if let at = phase.atMs, at.isFinite, abs(at) < 1e12 {
                 svg += "<line x1=\"\(x(at))\" y1=\"20\" x2=\"\(x(at))\" y2=\"\(y)\" stroke=\"#0969da\" stroke-dasharray=\"2,3\"/>"
                 svg += "<circle cx=\"\(x(at))\" cy=\"\(y)\" r=\"5\" fill=\"#0969da\"/>"
                 svg += "<text x=\"\(x(at) + 8)\" y=\"\(y + 4)\" font-size=\"11\">\(String(format: "%.1f", at)) ms</text>"

@@ -57,7 +57,7 @@ public enum DrillFault: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .powerLoss: "power loss (every link silent, resources stopped)"
         case .isolation: "isolation (every link silent)"
-        case .link(let k): "link \(k + 1) silent"
+        case .link(let k): "link \(Int(k) + 1) silent"
         case .service(let group): "\(group) reported failing"
         }
     }
