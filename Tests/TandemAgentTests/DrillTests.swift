@@ -15,7 +15,7 @@ extension AgentProcesses {
         static let admin = "0123456789abcdef-admin"
 
         func startCluster(extra: String = "") throws -> (ProcessCluster, echoPort: Int) {
-            let echoPort = Int.random(in: 20000...29999)
+            let echoPort = Int.random(in: 10000...19999)
             let cluster = try ProcessCluster(
                 timing: "balanced",
                 service: "exec: {run: \"\(ProcessCluster.tandemBinary) echo --port \(echoPort) --bind 127.0.0.1\", timeout: 5s}",

@@ -13,7 +13,7 @@ extension AgentProcesses {
     struct LabTests {
         struct Lab {
             let directory = NSTemporaryDirectory() + "tandem-lab-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-            let portBase = Int.random(in: 200...590) * 100
+            let portBase = Int.random(in: 200...320) * 100
             var webPort: Int { portBase + 90 }
             var environment: [String: String] {
                 ["TANDEM_LAB_DIR": directory, "TANDEM_LAB_PORT_BASE": String(portBase), "TANDEM_LAB_WEB_PORT": String(webPort)]
