@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 TANDEM=${TANDEM:-.build/debug/tandem}
 VENV=${VENV:-/tmp/tandem-schemathesis-venv}
 VERSION=4.32.5
-if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/pip" show schemathesis 2>/dev/null | grep -q "^Version: $VERSION$"; then
+if [ ! -x "$VENV/bin/st" ] || ! "$VENV/bin/pip" show schemathesis 2>/dev/null | grep "^Version: $VERSION$" >/dev/null; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "schemathesis==$VERSION"
 fi

@@ -6,6 +6,10 @@
 #   tc: the client, eth1 on br1 only (10.1.0.100)
 #   VIP 10.1.0.50/24 on eth1 of whichever node is active.
 #
+# Pipes into grep send its output to /dev/null rather than use `grep -q`: under pipefail, a
+# grep -q that exits at the first match can make the writer (ip prints in several writes) die
+# of SIGPIPE, and the pipeline fails although the match was there.
+#
 # Needs root, iproute2, nftables. Every name starts with "t" + a prefix so that a run can
 # clean up after a crashed one.
 
@@ -106,7 +110,7 @@ wait_running() {
 # vip_holders: the nodes that have the VIP on an interface now.
 vip_holders() {
   for n in a b; do
-    ip -n "$(ns $n)" -o addr show 2>/dev/null | grep -q " $VIP/" && printf '%s ' $n
+    ip -n "$(ns $n)" -o addr show 2>/dev/null | grep " $VIP/" >/dev/null && printf '%s ' $n
   done
   echo
 }

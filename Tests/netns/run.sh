@@ -57,7 +57,7 @@ probe_start() {
   ip netns exec "$(ns c)" "$TANDEM" probe "udp://$VIP:9000" --interval-ms 2 --seconds "$1" --out "$DIR/probe.json" > /dev/null 2>&1 &
   PROBE_PID=$!
   ( end=$((SECONDS + $1)); while [ $SECONDS -lt $end ]; do
-      h=""; for n in a b; do ip -n "$(ns $n)" -o addr show up 2>/dev/null | grep -q " $VIP/" && h="$h$n"; done
+      h=""; for n in a b; do ip -n "$(ns $n)" -o addr show up 2>/dev/null | grep " $VIP/" >/dev/null && h="$h$n"; done
       echo "$h"; sleep 0.01
     done > "$DIR/holders.txt" ) &
   WATCH_PID=$!
@@ -199,14 +199,14 @@ scenario_ipv6() {
   setup ipv6 "      - {vip: $VIP6/64 dev eth1, announce: ${ANNOUNCE6:-3}}" || return
   ip -n "$(ns c)" addr add fd00:1::100/64 dev eth1 nodad
   local problems="" holders
-  on6() { ip -n "$(ns $1)" -o -6 addr show dev eth1 up 2>/dev/null | grep -q " $VIP6/"; }
+  on6() { ip -n "$(ns $1)" -o -6 addr show dev eth1 up 2>/dev/null | grep " $VIP6/" >/dev/null; }
   for _ in $(seq 1 50); do on6 $OWNER && break; sleep 0.1; done
   on6 $OWNER || problems="$problems; $VIP6 is not on the active $OWNER"
   ip netns exec "$(ns c)" ping -6 -c 1 -W 2 $VIP6 > /dev/null 2>&1 || problems="$problems; the client cannot reach $VIP6 on $OWNER"
   local old_mac new_mac
   old_mac=$(ip -n "$(ns $OWNER)" -o link show eth1 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
   new_mac=$(ip -n "$(ns $OTHER)" -o link show eth1 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
-  ip -n "$(ns c)" -6 neigh show $VIP6 | grep -q "$old_mac" || problems="$problems; the client's neighbour entry does not name $OWNER"
+  ip -n "$(ns c)" -6 neigh show $VIP6 | grep "$old_mac" >/dev/null || problems="$problems; the client's neighbour entry does not name $OWNER"
   ( end=$((SECONDS + 4)); while [ $SECONDS -lt $end ]; do
       h=""; for n in a b; do on6 $n && h="$h$n"; done; echo "$h"; sleep 0.01
     done > "$DIR/holders6.txt" ) &
@@ -217,7 +217,7 @@ scenario_ipv6() {
   [ $moved = 1 ] || problems="$problems; $VIP6 did not move to $OTHER within 2 s"
   # No traffic in between: only the advertisement can have moved the client's entry.
   sleep 0.2
-  ip -n "$(ns c)" -6 neigh show $VIP6 | grep -q "$new_mac" ||
+  ip -n "$(ns c)" -6 neigh show $VIP6 | grep "$new_mac" >/dev/null ||
     problems="$problems; the client's neighbour entry was not updated to $OTHER ($(ip -n "$(ns c)" -6 neigh show $VIP6))"
   ip netns exec "$(ns c)" ping -6 -c 1 -W 1 $VIP6 > /dev/null 2>&1 || problems="$problems; the client cannot reach $VIP6 on $OTHER"
   wait $watch
@@ -259,7 +259,7 @@ scenario_drills() {
   done
   out=$(drill switchover --max-interruption 0.01ms)
   rc=$?
-  if [ $rc -eq 0 ] || ! echo "$out" | grep -q "FAILED: client-visible interruption"; then
+  if [ $rc -eq 0 ] || ! echo "$out" | grep "FAILED: client-visible interruption" >/dev/null; then
     problems="$problems; a drill allowed 0.01 ms did not fail its record"
     echo "$out" | tail -10
   fi
