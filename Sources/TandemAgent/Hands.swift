@@ -67,7 +67,7 @@ public final class Hands: Sendable {
             held.groups[group] = (resources, specs, file.cluster.revision)
         }
         self.held = Mutex(held)
-        self.health = HealthMonitor(checks: Self.checks(of: file), node: node)
+        self.health = HealthMonitor(checks: Self.checks(of: file), revision: file.cluster.revision, node: node)
         self.currentNotifiers = Mutex(Notifiers(specs: file.notify, cluster: file.cluster.name, node: node, logger: logger))
         let (stream, continuation) = AsyncStream<(GroupID, Bool)>.makeStream()
         self.activity = continuation
@@ -124,7 +124,8 @@ public final class Hands: Sendable {
         }
         let health = self.health
         let checks = Self.checks(of: new)
-        let task = Task { await health.reconfigure(checks: checks) }
+        // A task per revision: the monitor ignores one that arrives after a newer one.
+        let task = Task { _ = await health.reconfigure(checks: checks, revision: revision) }
         state.withLock { $0.tasks.append(task) }
         let specs = new.notify
         if specs != notifiers.specs {

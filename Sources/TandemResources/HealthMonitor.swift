@@ -72,14 +72,18 @@ public actor HealthMonitor {
     /// How long a group's failed `active` checks stay failed after it stopped being active
     /// here (its service failed on this node: the node is not chosen again at once).
     private let failureHoldDown: Duration
+    /// The configuration revision the present checks come from: an older one that arrives
+    /// late (reconfigurations run as separate tasks) is ignored.
+    public private(set) var revision: UInt64
 
-    /// `checks` per group; `node` is this node (exported to exec checks as TANDEM_NODE, with
+    /// `checks` per group, from configuration `revision`; `node` is this node (exported to exec checks as TANDEM_NODE, with
     /// TANDEM_GROUP and TANDEM_ROLE).
-    public init(checks: [GroupID: [CheckSpec]], node: NodeID, failureHoldDown: Duration = .seconds(30),
+    public init(checks: [GroupID: [CheckSpec]], revision: UInt64 = 0, node: NodeID, failureHoldDown: Duration = .seconds(30),
                 runner: @escaping CheckRunner = { kind, timeout, environment in
         await runCheck(kind, timeout: timeout, environment: environment)
     }) {
         self.failureHoldDown = failureHoldDown
+        self.revision = revision
         (events, continuation) = AsyncStream.makeStream(of: HealthEvent.self)
         self.node = node
         self.runner = runner
@@ -110,8 +114,13 @@ public actor HealthMonitor {
 
     /// Replaces the checks of every group whose list changed (a new configuration revision):
     /// their old checks stop and the new ones start from passing; groups not in `checks` are
-    /// forgotten. Unchanged groups keep their checks and their state.
-    public func reconfigure(checks: [GroupID: [CheckSpec]]) {
+    /// forgotten. Unchanged groups keep their checks and their state. Returns false, and
+    /// changes nothing, when `revision` is not newer than the present one (two revisions
+    /// applied in quick succession may reach the monitor out of order).
+    @discardableResult
+    public func reconfigure(checks: [GroupID: [CheckSpec]], revision: UInt64) -> Bool {
+        guard revision > self.revision else { return false }
+        self.revision = revision
         let groups = Set(entries.map(\.group)).union(groupPassing.keys).union(checks.keys)
         for group in groups.sorted() {
             let current = entries.filter { $0.group == group }.map(\.spec)
@@ -132,6 +141,7 @@ public actor HealthMonitor {
             }
         }
         updateAggregates()
+        return true
     }
 
     /// Says whether `group` is active on this node, which decides whether its `active`-scope

@@ -88,13 +88,28 @@ import Testing
             consumer.cancel()
         }
         #expect(await eventually { await log.contains(.group("g", passing: false)) })
-        await monitor.reconfigure(checks: ["g": [passing], "h": [kept], "new": [failing]])
+        #expect(await monitor.reconfigure(checks: ["g": [passing], "h": [kept], "new": [failing]], revision: 2))
         // g's failing check is gone: g passes again; the new group's check runs and fails.
         #expect(await eventually { await log.contains(.group("g", passing: true)) })
         #expect(await eventually { await log.contains(.group("new", passing: false)) })
         let names = await monitor.statuses.map { "\($0.group):\($0.name)" }.sorted()
         #expect(names == ["g:tcp 127.0.0.1:2", "h:\(kept.kind.name)", "new:tcp 127.0.0.1:1"], "\(names)")
         #expect(await monitor.isPassing("h"))
+    }
+
+    /// Two revisions applied in quick succession reach the monitor as two tasks, in either
+    /// order: the older one, arriving second, must not bring its checks back.
+    @Test func aRevisionOlderThanThePresentChecksIsIgnored() async throws {
+        let first = CheckSpec(kind: .tcp(Endpoint(host: "127.0.0.1", port: 1)), scope: .always, interval: .seconds(60))
+        let second = CheckSpec(kind: .tcp(Endpoint(host: "127.0.0.1", port: 2)), scope: .always, interval: .seconds(60))
+        let third = CheckSpec(kind: .tcp(Endpoint(host: "127.0.0.1", port: 3)), scope: .always, interval: .seconds(60))
+        let monitor = HealthMonitor(checks: ["g": [first]], revision: 4, node: "a", runner: { _, _, _ in .ok })
+        #expect(await monitor.reconfigure(checks: ["g": [third]], revision: 6))
+        #expect(!(await monitor.reconfigure(checks: ["g": [second]], revision: 5)))
+        #expect(!(await monitor.reconfigure(checks: ["g": [second]], revision: 6)))
+        #expect(!(await monitor.reconfigure(checks: ["g": [first]], revision: 3)))
+        #expect(await monitor.revision == 6)
+        #expect(await monitor.statuses.map(\.name) == ["tcp 127.0.0.1:3"])
     }
 
     @Test func activeScopeChecksRunOnlyWhileActiveAndCountAsPassingOtherwise() async throws {
