@@ -177,6 +177,82 @@ extension NodeRuntime {
         }
     }
 
+    /// The longest a drill can run (an observe window of an hour, a fault of at most ten
+    /// minutes, the waits around them), with a wide margin: markers of a drill that started
+    /// longer ago than this belong to no running drill, whoever ran it.
+    static let markerLifetime: Duration = .seconds(2 * 3600)
+
+    /// The drills whose marker keys are left over, from the keys under `markerPrefix`: those
+    /// `node` ran and runs no more (its runner died or a write was answered too late), and,
+    /// for the leader, every drill that started longer ago than `markerLifetime` (its node may
+    /// never come back). A key that does not parse as a drill's marker is left alone.
+    static func staleMarkerDrills(
+        keys: [String], node: NodeID, running: Set<String>, leader: Bool, nowWallMs: Int64
+    ) -> [String] {
+        var stale: Set<String> = []
+        for key in keys {
+            guard key.hasPrefix(markerPrefix) else { continue }
+            let rest = key.dropFirst(markerPrefix.count)
+            guard let slash = rest.firstIndex(of: "/") else { continue }
+            let drillID = String(rest[..<slash])
+            guard !running.contains(drillID), let (startWallMs, ranOn) = parseDrillID(drillID) else { continue }
+            let age = nowWallMs - startWallMs
+            if ranOn == node || (leader && age > Int64(markerLifetime.components.seconds) * 1000) {
+                stale.insert(drillID)
+            }
+        }
+        return stale.sorted()
+    }
+
+    /// The UTC time stamp that starts drill and report ids: `yyyyMMddTHHmmss`.
+    static func drillStampFormatter() -> DateFormatter {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        return formatter
+    }
+
+    /// A drill id, `yyyyMMddTHHmmss-SCENARIO-NODE`: when it started (ms since 1970) and the
+    /// node that ran it; nil for anything else.
+    static func parseDrillID(_ drillID: String) -> (startWallMs: Int64, node: NodeID)? {
+        let stamp = String(drillID.prefix(15))
+        guard drillID.count > 17, drillID.dropFirst(15).first == "-" else { return nil }
+        let formatter = Self.drillStampFormatter()
+        guard let date = formatter.date(from: stamp) else { return nil }
+        let rest = drillID.dropFirst(16)
+        // No scenario is another's prefix followed by "-", so at most one matches.
+        guard let scenario = drillScenarios.keys.first(where: { rest.hasPrefix($0 + "-") }) else { return nil }
+        let node = String(rest.dropFirst(scenario.count + 1))
+        guard !node.isEmpty else { return nil }
+        return (Int64((date.timeIntervalSince1970 * 1000).rounded()), NodeID(node))
+    }
+
+    /// Every 10 s: removes the marker keys of drills that can no longer remove their own
+    /// (`staleMarkerDrills`), at most 500 keys a sweep. Not while this node runs a drill.
+    func sweepDrillMarkers() {
+        guard !sweepingMarkers, runningDrills().isEmpty else { return }
+        let keys = node.state.kv.range(prefix: Self.markerPrefix).map(\.key)
+        guard !keys.isEmpty else { return }
+        let stale = Self.staleMarkerDrills(
+            keys: keys, node: id, running: Set(runningDrills().map(\.id)), leader: node.role == .leader,
+            nowWallMs: AgentClock.wallMilliseconds())
+        guard !stale.isEmpty else { return }
+        let doomed = Array(keys.filter { key in stale.contains { key.hasPrefix(Self.markerPrefix + $0 + "/") } }.prefix(500))
+        sweepingMarkers = true
+        Task { [self] in
+            defer { self.sweepingMarkers = false }
+            var removed = 0
+            for key in doomed {
+                let response = await requestRetryingWithoutLeader(
+                    .kv(.delete(key: key, ifRevision: nil), fence: nil), until: AgentClock.now() + .seconds(2))
+                if case .written = response { removed += 1 }
+            }
+            self.recordLocal(.drill, reason: "removed \(removed) of \(doomed.count) leftover marker keys of drill \(stale.joined(separator: ", "))",
+                             evidence: "their drill runs no more (its runner stopped before it removed them, or a write was answered too late)")
+        }
+    }
+
     // MARK: - Starting
 
     /// Checks the request and starts the drill in the background; the record says
@@ -211,10 +287,7 @@ extension NodeRuntime {
             throw DrillError(code: "busy", status: 409, message: "\(id) has a drill's fault active; wait for it to end")
         }
         let start = AgentClock.wallMilliseconds()
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        let formatter = Self.drillStampFormatter()
         let drillID = formatter.string(from: Date(timeIntervalSince1970: Double(start) / 1000)) + "-" + request.scenario + "-" + id.name
         let record = DrillRecord(
             id: drillID, scenario: request.scenario, group: groupID.name, expected: expected, state: "running", startedBy: who,
@@ -460,7 +533,9 @@ extension NodeRuntime {
                     until: AgentClock.now() + .seconds(10))
             }
         }
-        for key in markers.acknowledged {
+        // Every marker here, also those whose write was answered too late to count (one still
+        // in flight is removed by the next sweep, `sweepDrillMarkers`).
+        for key in node.state.kv.range(prefix: markers.prefix).map(\.key) {
             _ = await requestRetryingWithoutLeader(.kv(.delete(key: key, ifRevision: nil), fence: nil), until: AgentClock.now() + .seconds(2))
         }
         let failed = record.checks.filter { !$0.passed }.map(\.what)
@@ -662,10 +737,7 @@ extension NodeRuntime {
         try? await Task.sleep(for: Self.failoverReportDelay)
         guard !stopping else { return }
         let t0 = decision.wallTime
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        let formatter = Self.drillStampFormatter()
         let reportID = formatter.string(from: Date(timeIntervalSince1970: Double(t0) / 1000)) + "-failover-\(group.name)"
         let g = node.state.groups[group]
         var record = DrillRecord(

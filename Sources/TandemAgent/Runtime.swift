@@ -35,6 +35,8 @@ public actor NodeRuntime {
     var activeFault: ActiveFault?
     var drills: [String: DrillRecord] = [:]
     var schedulingDrill = false
+    /// A sweep of stale drill markers is under way (`sweepDrillMarkers`).
+    var sweepingMarkers = false
     var lastScheduleCheck: Instant = .zero
     /// Queries to the other nodes' runtimes waiting for answers (`ConfigSync.swift`).
     var peerQueries: [UInt64: PeerQuery] = [:]
@@ -312,6 +314,7 @@ public actor NodeRuntime {
         if now - lastScheduleCheck >= .seconds(10) {
             lastScheduleCheck = now
             runScheduledDrills()
+            sweepDrillMarkers()
         }
         if now - lastAlarmCheck >= .seconds(1) {
             lastAlarmCheck = now

@@ -211,7 +211,8 @@ extension AgentProcesses {
         }
 
         /// The drill's runner dies mid-drill: the fault it injected elsewhere still ends at its
-        /// time limit, and the node it silenced takes part again.
+        /// time limit, and the node it silenced takes part again. Back, the runner removes
+        /// the marker keys its drill left in the replicated store.
         @Test func aFaultEndsAtItsTimeLimitWhenTheRunnerDies() throws {
             let (cluster, _) = try startCluster()
             let started = try httpCall(
@@ -220,6 +221,11 @@ extension AgentProcesses {
             #expect(started.status == 202, "\(String(decoding: started.body, as: UTF8.self))")
             // The fault is on a (link 1 silent); the runner w dies before it can end it.
             #expect(cluster.wait(seconds: 5) { cluster.status("a")?.links.contains { $0.link == 1 && !$0.up } == true })
+            let markers = {
+                ((try? httpCall("GET", port: cluster.apiPort("a"), path: "/v1/kv?prefix=tandem/drill-markers/",
+                                headers: ["Authorization": "Bearer \(Self.admin)"], timeout: 5).json["entries"]) as? [[String: Any]])?.count
+            }
+            #expect(cluster.wait(seconds: 5) { (markers() ?? 0) > 0 }, "the drill wrote no markers")
             cluster.signal("w", SIGKILL)
             _ = cluster.waitExit("w", seconds: 5)
             #expect(cluster.wait(seconds: 10) { cluster.status("a")?.links.filter { $0.peer == "b" }.allSatisfy(\.up) == true },
@@ -227,6 +233,9 @@ extension AgentProcesses {
             let log = (try? String(contentsOfFile: cluster.logPath("a"), encoding: .utf8)) ?? ""
             #expect(log.contains("fault on a ended: link 1 silent [its time limit of 3.0 seconds passed]"), "\(log.suffix(1500))")
             #expect(cluster.runningNodes() == ["a"])
+            #expect((markers() ?? 0) > 0, "the markers were removed before the runner came back")
+            try cluster.start("w")
+            #expect(cluster.wait(seconds: 40) { markers() == 0 }, "\(markers() ?? -1) marker keys left\n\(cluster.logs())")
         }
     }
 }
