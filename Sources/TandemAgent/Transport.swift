@@ -32,7 +32,10 @@ final class Transport: @unchecked Sendable {
     var deliverAgent: ((NodeID, AgentMessage) -> Void)?
     let log: (String) -> Void
     /// Links silenced by a drill (0-based): nothing is sent on them and what arrives is
-    /// dropped, as if the cable were pulled, except the drills' own messages.
+    /// dropped, as if the cable were pulled, except the drills' own messages. A stream on a
+    /// silenced link (some, not all) is closed when it is next used, either way: the sender
+    /// reconnects over another link, as after a real link failure, instead of feeding a
+    /// stream whose frames are all dropped.
     var muted: Set<Int> = []
     var allMuted: Bool { !muted.isEmpty && muted.count >= localLinks.count }
     /// Told when a link to a peer comes up or goes down: peer, link (1-based), up, why.
@@ -220,6 +223,11 @@ final class Transport: @unchecked Sendable {
     func sendFrame(_ buffer: ByteBuffer, to node: NodeID, drill: Bool = false) {
         if allMuted, !drill { return }
         guard var peer = peers[node] else { return }
+        if case .connected(let channel, let link) = peer.stream, muted.contains(link), !allMuted {
+            channel.close(promise: nil)
+            peer.stream = .idle
+            log("stream to \(node) over link \(link + 1) closed: a drill silenced the link")
+        }
         switch peer.stream {
         case .connected(let channel, _):
             channel.writeAndFlush(buffer, promise: nil)
@@ -235,10 +243,12 @@ final class Transport: @unchecked Sendable {
         }
     }
 
-    /// The up link with the lowest RTT; link 1 when none is known to be up.
+    /// The up link with the lowest RTT, not one a drill silenced; else the first link not
+    /// silenced; else link 1.
     func bestLink(_ peer: Peer) -> Int {
-        let up = peer.links.indices.filter { peer.links[$0].up && peer.addresses[$0] != nil }
-        return up.min { (peer.links[$0].rtt ?? .seconds(1)) < (peer.links[$1].rtt ?? .seconds(1)) } ?? 0
+        let open = peer.links.indices.filter { !muted.contains($0) || allMuted }
+        let up = open.filter { peer.links[$0].up && peer.addresses[$0] != nil }
+        return up.min { (peer.links[$0].rtt ?? .seconds(1)) < (peer.links[$1].rtt ?? .seconds(1)) } ?? open.first ?? 0
     }
 
     func connect(to node: NodeID, link: Int) {
@@ -385,14 +395,19 @@ final class Transport: @unchecked Sendable {
         }
     }
 
-    func receivedFrame(_ buffer: ByteBuffer) {
-        guard case .success(let opened) = opener.open(buffer) else { return }
-        if allMuted, !Self.isDrillControl(opened.payload) { return }
+    /// A frame that arrived on an inbound stream over link `k`. Returns false when the stream
+    /// is to be closed: a drill silenced that link (and not every link), so the sender, which
+    /// cannot tell, moves its stream to another link.
+    func receivedFrame(_ buffer: ByteBuffer, link k: Int) -> Bool {
+        if muted.contains(k), !allMuted { return false }
+        guard case .success(let opened) = opener.open(buffer) else { return true }
+        if allMuted, !Self.isDrillControl(opened.payload) { return true }
         switch opened.payload {
         case .core(let message): deliver(opened.sender, message)
         case .agent(let message): deliverAgent?(opened.sender, message)
         case .probe: break
         }
+        return true
     }
 
     // MARK: Status
@@ -453,12 +468,20 @@ final class StreamInboundHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     let transport: Transport
     let link: Int
+    /// Closed because a drill silenced the link: later frames in the same read are dropped.
+    private var closing = false
     init(transport: Transport, link: Int) {
         self.transport = transport
         self.link = link
     }
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        transport.receivedFrame(unwrapInboundIn(data))
+        guard !closing else { return }
+        guard transport.receivedFrame(unwrapInboundIn(data), link: link) else {
+            closing = true
+            transport.log("inbound stream on link \(link + 1) closed: a drill silenced the link")
+            context.close(promise: nil)
+            return
+        }
     }
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         transport.log("closing an inbound stream on link \(link + 1): \(error)")

@@ -166,4 +166,48 @@ import Testing
         #expect(try await pair.link(pair.a, to: "w", 1).probeSequence == before + 13)
         try await pair.close()
     }
+
+    /// A heartbeat sealed for the stream.
+    static func frame(_ transport: Transport) -> ByteBuffer {
+        transport.sealer.seal(.core(heartbeat), channel: .stream)
+    }
+
+    /// The link a stream runs on: nil while there is none.
+    static func streamLink(_ transport: Transport, to peer: NodeID) -> Int? {
+        if case .connected(_, let link) = transport.peers[peer]!.stream { return link }
+        return nil
+    }
+
+    /// A drill silences the link the stream runs on. On the sending side the stream moves
+    /// to the other link at the next frame; on the receiving side the frames that arrive over
+    /// the silenced link are dropped and the stream is closed, so its sender moves it too.
+    @Test func aStreamLeavesALinkADrillSilenced() async throws {
+        let pair = try await Pair.make()
+        try await pair.probeRound()
+        try await pair.probeRound()
+        try await pair.on(pair.a) { $0.sendFrame(TransportTests.frame($0), to: "b") }
+        try await pair.waitUntil("the first frame delivered") { pair.delivered(to: "b") == 1 }
+        let first = try #require(try await pair.on(pair.a) { TransportTests.streamLink($0, to: "b") })
+
+        // Sender side: a silences the stream's link.
+        try await pair.on(pair.a) { $0.muted = [first] }
+        try await pair.on(pair.a) { $0.sendFrame(TransportTests.frame($0), to: "b") }
+        try await pair.waitUntil("the second frame delivered") { pair.delivered(to: "b") == 2 }
+        let second = try await pair.on(pair.a) { TransportTests.streamLink($0, to: "b") }
+        #expect(second == 1 - first, "the stream stayed on the silenced link \(first + 1)")
+        try await pair.on(pair.a) { $0.muted = [] }
+
+        // Receiving side: b silences the link a's stream now runs on.
+        try await pair.on(pair.b) { $0.muted = [1 - first] }
+        try await pair.on(pair.a) { $0.sendFrame(TransportTests.frame($0), to: "b") }
+        try await pair.waitUntil("b closed the stream") { try await pair.on(pair.a) { TransportTests.streamLink($0, to: "b") } == nil }
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(pair.delivered(to: "b") == 2, "a frame that came over a silenced link was delivered")
+        // b also answers no probe there; once a sees the link down, its next stream avoids it.
+        try await pair.on(pair.a) { $0.peers["b"]!.links[1 - first].up = false }
+        try await pair.on(pair.a) { $0.sendFrame(TransportTests.frame($0), to: "b") }
+        try await pair.waitUntil("the fourth frame delivered") { pair.delivered(to: "b") == 3 }
+        #expect(try await pair.on(pair.a) { TransportTests.streamLink($0, to: "b") } == first)
+        try await pair.close()
+    }
 }
