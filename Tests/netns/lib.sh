@@ -107,14 +107,6 @@ wait_running() {
   return 1
 }
 
-# vip_holders: the nodes that have the VIP on an interface now.
-vip_holders() {
-  for n in a b; do
-    ip -n "$(ns $n)" -o addr show 2>/dev/null | grep " $VIP/" >/dev/null && printf '%s ' $n
-  done
-  echo
-}
-
 kill_agent() { # NODE SIGNAL
   local pid; pid=$(cat "$DIR/$1.pid")
   kill -"$2" "$pid" 2>/dev/null || true

@@ -53,12 +53,29 @@ setup() {
 }
 
 # Probe the VIP from the client for SECONDS and watch which nodes hold the VIP.
+#
+# One line per round in holders.txt. The two namespaces cannot be read at one instant, so a
+# round reads a, then b, then a again: "ab" (the VIP on both at once) only when a had it at
+# both ends and b in between, which a move cannot fake in either direction (a to b: a has
+# dropped it before b adds it, so the second read of a is empty; b to a: a adds it only after
+# b dropped it, so the first read of a is empty). Reading a then b once would report a move
+# whose two steps fall between the reads as "ab": a planned move takes a few ms from a's
+# removal to b's addition, about one `ip` call. An ambiguous round is written "a~b" and is
+# not counted; a real overlap lasts over several rounds.
 probe_start() {
   ip netns exec "$(ns c)" "$TANDEM" probe "udp://$VIP:9000" --interval-ms 2 --seconds "$1" --out "$DIR/probe.json" > /dev/null 2>&1 &
   PROBE_PID=$!
-  ( end=$((SECONDS + $1)); while [ $SECONDS -lt $end ]; do
-      h=""; for n in a b; do ip -n "$(ns $n)" -o addr show up 2>/dev/null | grep " $VIP/" >/dev/null && h="$h$n"; done
-      echo "$h"; sleep 0.01
+  ( on() { ip -n "$(ns $1)" -o addr show up 2>/dev/null | grep " $VIP/" >/dev/null; }
+    end=$((SECONDS + $1)); while [ $SECONDS -lt $end ]; do
+      a1=0; b=0; a2=0
+      on a && a1=1; on b && b=1; on a && a2=1
+      case "$a1$b$a2" in
+        111) echo ab ;;
+        ?1?) if [ $a1$a2 = 00 ]; then echo b; else echo "a~b"; fi ;;
+        000) echo ;;
+        *) echo a ;;
+      esac
+      sleep 0.01
     done > "$DIR/holders.txt" ) &
   WATCH_PID=$!
 }
@@ -85,6 +102,24 @@ PY
 )
   echo "$name: $verdict"
   case $verdict in FAIL*) FAILED=1; for n in a b w; do echo "--- $n.log"; tail -15 "$DIR/$n.log"; done ;; esac
+}
+
+# The VIP watch itself: the VIP put by hand on the standby for a second while the active
+# holds it must be seen as "ab" (a watch that never can is no check at all).
+scenario_watch() {
+  setup watch || return
+  probe_start 3; sleep 1
+  ip -n "$(ns $OTHER)" addr add "$VIP/24" dev eth1
+  sleep 1
+  ip -n "$(ns $OTHER)" addr del "$VIP/24" dev eth1
+  probe_wait
+  local both; both=$(grep -cx "ab" "$DIR/holders.txt")
+  if [ "$both" -ge 10 ]; then
+    echo "the VIP watch sees a VIP on both nodes: ok | $both of $(wc -l < "$DIR/holders.txt") rounds"
+  else
+    echo "FAIL the VIP watch: a VIP on both nodes for 1 s was seen in $both rounds"; FAILED=1
+  fi
+  stop_all
 }
 
 scenario_kill9() {
@@ -246,6 +281,7 @@ scenario_drills() {
     out=$(drill "$1" --max-interruption "${2}ms" --fault-seconds 3 --operator netns)
     rc=$?
     probe_wait
+    cp "$DIR/holders.txt" "$DIR/holders-$1.txt"
     client=$(python3 -c 'import json,sys; print("%.1f ms" % json.load(open(sys.argv[1]))["longestGapMilliseconds"])' "$DIR/probe.json")
     measured=$(echo "$out" | grep -o 'interruption: [0-9.]* ms' | head -1 | cut -d' ' -f2-)
     if [ $rc -eq 0 ] && ! grep -qx "ab" "$DIR/holders.txt"; then
@@ -271,7 +307,7 @@ scenario_drills() {
   stop_all
 }
 
-ALL="kill9 power sigstop link isolation witness restart check sigterm ipv6 drills"
+ALL="watch kill9 power sigstop link isolation witness restart check sigterm ipv6 drills"
 for s in ${@:-$ALL}; do "scenario_$s"; done
 stop_all
 net_down
