@@ -248,6 +248,8 @@ extension NodeRuntime {
                     .kv(.delete(key: key, ifRevision: nil), fence: nil), until: AgentClock.now() + .seconds(2))
                 if case .written = response { removed += 1 }
             }
+            // Nothing removed (no leader now): the next sweep tries again, without an event.
+            guard removed > 0 else { return }
             self.recordLocal(.drill, reason: "removed \(removed) of \(doomed.count) leftover marker keys of drill \(stale.joined(separator: ", "))",
                              evidence: "their drill runs no more (its runner stopped before it removed them, or a write was answered too late)")
         }

@@ -76,8 +76,8 @@ public actor HealthMonitor {
     /// late (reconfigurations run as separate tasks) is ignored.
     public private(set) var revision: UInt64
 
-    /// `checks` per group, from configuration `revision`; `node` is this node (exported to exec checks as TANDEM_NODE, with
-    /// TANDEM_GROUP and TANDEM_ROLE).
+    /// `checks` per group, from configuration `revision`; `node` is this node (exported to
+    /// exec checks as TANDEM_NODE, with TANDEM_GROUP and TANDEM_ROLE).
     public init(checks: [GroupID: [CheckSpec]], revision: UInt64 = 0, node: NodeID, failureHoldDown: Duration = .seconds(30),
                 runner: @escaping CheckRunner = { kind, timeout, environment in
         await runCheck(kind, timeout: timeout, environment: environment)
