@@ -52,23 +52,21 @@ setup() {
   sleep 0.5
 }
 
-# Probe the VIP from the client for SECONDS and watch which nodes hold the VIP.
+# watch_vip SECONDS FILE HELD: in the background, writes to FILE one line per round of
+# which of a and b hold the VIP (`HELD NODE` says whether NODE does now); its pid is in $!.
 #
-# One line per round in holders.txt. The two namespaces cannot be read at one instant, so a
-# round reads a, then b, then a again: "ab" (the VIP on both at once) only when a had it at
-# both ends and b in between, which a move cannot fake in either direction (a to b: a has
+# The two namespaces cannot be read at one instant, so a round reads a, then b, then a
+# again: "ab" (the VIP on both at once) only when a had it at both ends and b in between, which a move cannot fake in either direction (a to b: a has
 # dropped it before b adds it, so the second read of a is empty; b to a: a adds it only after
 # b dropped it, so the first read of a is empty). Reading a then b once would report a move
 # whose two steps fall between the reads as "ab": a planned move takes a few ms from a's
 # removal to b's addition, about one `ip` call. An ambiguous round is written "a~b" and is
 # not counted; a real overlap lasts over several rounds.
-probe_start() {
-  ip netns exec "$(ns c)" "$TANDEM" probe "udp://$VIP:9000" --interval-ms 2 --seconds "$1" --out "$DIR/probe.json" > /dev/null 2>&1 &
-  PROBE_PID=$!
-  ( on() { ip -n "$(ns $1)" -o addr show up 2>/dev/null | grep " $VIP/" >/dev/null; }
-    end=$((SECONDS + $1)); while [ $SECONDS -lt $end ]; do
+watch_vip() {
+  local seconds=$1 file=$2 held=$3
+  ( end=$((SECONDS + seconds)); while [ $SECONDS -lt $end ]; do
       a1=0; b=0; a2=0
-      on a && a1=1; on b && b=1; on a && a2=1
+      $held a && a1=1; $held b && b=1; $held a && a2=1
       case "$a1$b$a2" in
         111) echo ab ;;
         ?1?) if [ $a1$a2 = 00 ]; then echo b; else echo "a~b"; fi ;;
@@ -76,7 +74,16 @@ probe_start() {
         *) echo a ;;
       esac
       sleep 0.01
-    done > "$DIR/holders.txt" ) &
+    done > "$file" ) &
+}
+
+on4() { ip -n "$(ns $1)" -o addr show up 2>/dev/null | grep " $VIP/" >/dev/null; }
+
+# Probe the VIP from the client for SECONDS and watch which nodes hold it (holders.txt).
+probe_start() {
+  ip netns exec "$(ns c)" "$TANDEM" probe "udp://$VIP:9000" --interval-ms 2 --seconds "$1" --out "$DIR/probe.json" > /dev/null 2>&1 &
+  PROBE_PID=$!
+  watch_vip "$1" "$DIR/holders.txt" on4
   WATCH_PID=$!
 }
 
@@ -233,7 +240,7 @@ VIP6=fd00:1::50
 scenario_ipv6() {
   setup ipv6 "      - {vip: $VIP6/64 dev eth1, announce: ${ANNOUNCE6:-3}}" || return
   ip -n "$(ns c)" addr add fd00:1::100/64 dev eth1 nodad
-  local problems="" holders
+  local problems=""
   on6() { ip -n "$(ns $1)" -o -6 addr show dev eth1 up 2>/dev/null | grep " $VIP6/" >/dev/null; }
   for _ in $(seq 1 50); do on6 $OWNER && break; sleep 0.1; done
   on6 $OWNER || problems="$problems; $VIP6 is not on the active $OWNER"
@@ -242,9 +249,7 @@ scenario_ipv6() {
   old_mac=$(ip -n "$(ns $OWNER)" -o link show eth1 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
   new_mac=$(ip -n "$(ns $OTHER)" -o link show eth1 | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
   ip -n "$(ns c)" -6 neigh show $VIP6 | grep "$old_mac" >/dev/null || problems="$problems; the client's neighbour entry does not name $OWNER"
-  ( end=$((SECONDS + 4)); while [ $SECONDS -lt $end ]; do
-      h=""; for n in a b; do on6 $n && h="$h$n"; done; echo "$h"; sleep 0.01
-    done > "$DIR/holders6.txt" ) &
+  watch_vip 4 "$DIR/holders6.txt" on6
   local watch=$!
   kill_agent $OWNER KILL
   local moved=0
