@@ -189,19 +189,19 @@ extension NodeRuntime {
     static func staleMarkerDrills(
         keys: [String], node: NodeID, running: Set<String>, leader: Bool, nowWallMs: Int64
     ) -> [String] {
-        var stale: Set<String> = []
-        for key in keys {
-            guard key.hasPrefix(markerPrefix) else { continue }
-            let rest = key.dropFirst(markerPrefix.count)
-            guard let slash = rest.firstIndex(of: "/") else { continue }
-            let drillID = String(rest[..<slash])
-            guard !running.contains(drillID), let (startWallMs, ranOn) = parseDrillID(drillID) else { continue }
-            let age = nowWallMs - startWallMs
-            if ranOn == node || (leader && age > Int64(markerLifetime.components.seconds) * 1000) {
-                stale.insert(drillID)
-            }
-        }
-        return stale.sorted()
+        // Each drill's id is parsed once, however many markers it left.
+        Set(keys.compactMap(markerDrillID)).filter { drillID in
+            guard !running.contains(drillID), let (startWallMs, ranOn) = parseDrillID(drillID) else { return false }
+            return ranOn == node || (leader && nowWallMs - startWallMs > Int64(markerLifetime.components.seconds) * 1000)
+        }.sorted()
+    }
+
+    /// The drill id in a marker key, `markerPrefix` + ID + "/" + N; nil for another key.
+    static func markerDrillID(_ key: String) -> String? {
+        guard key.hasPrefix(markerPrefix) else { return nil }
+        let rest = key.dropFirst(markerPrefix.count)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        return String(rest[..<slash])
     }
 
     /// The UTC time stamp that starts drill and report ids: `yyyyMMddTHHmmss`.
@@ -238,7 +238,8 @@ extension NodeRuntime {
             keys: keys, node: id, running: Set(runningDrills().map(\.id)), leader: node.role == .leader,
             nowWallMs: AgentClock.wallMilliseconds())
         guard !stale.isEmpty else { return }
-        let doomed = Array(keys.filter { key in stale.contains { key.hasPrefix(Self.markerPrefix + $0 + "/") } }.prefix(500))
+        let staleSet = Set(stale)
+        let doomed = Array(keys.filter { Self.markerDrillID($0).map(staleSet.contains) ?? false }.prefix(500))
         sweepingMarkers = true
         Task { [self] in
             defer { self.sweepingMarkers = false }
